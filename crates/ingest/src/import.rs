@@ -1,0 +1,33 @@
+//! Importing documents into a store: parse first (nothing written), then one transaction.
+
+use crate::report::{parse_report, ReportError};
+use imagedex_model::Tag;
+use imagedex_store::{ApplyOutcome, OrgId, Store, StoreError};
+
+/// Why one document was not imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What importing one document did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileOutcome {
+    pub observations: u64,
+    pub store: ApplyOutcome,
+}
+
+/// Parses one report and applies it in one transaction: all of it or nothing.
+pub async fn import_document(
+    store: &dyn Store,
+    org: OrgId,
+    bytes: &[u8],
+    custom_tags: &[Tag],
+) -> Result<FileOutcome, ImportError> {
+    let observations = parse_report(bytes, custom_tags)?;
+    let outcome = store.apply_observations(org, &observations).await?;
+    Ok(FileOutcome { observations: observations.len() as u64, store: outcome })
+}
