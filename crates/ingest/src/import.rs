@@ -29,5 +29,8 @@ pub async fn import_document(
 ) -> Result<FileOutcome, ImportError> {
     let observations = parse_report(bytes, custom_tags)?;
     let outcome = store.apply_observations(org, &observations).await?;
-    Ok(FileOutcome { observations: observations.len() as u64, store: outcome })
+    Ok(FileOutcome {
+        observations: observations.len() as u64,
+        store: outcome,
+    })
 }

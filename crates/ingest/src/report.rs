@@ -15,7 +15,10 @@ pub enum ReportError {
     #[error("not a supported report (expected Trivy JSON with SchemaVersion 2)")]
     UnknownFormat,
     #[error("invalid {format} report: {reason}")]
-    Invalid { format: &'static str, reason: String },
+    Invalid {
+        format: &'static str,
+        reason: String,
+    },
 }
 
 /// Parses a report of any supported format into observations, each carrying `custom_tags`.

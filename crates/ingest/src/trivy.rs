@@ -83,7 +83,10 @@ pub fn looks_like(document: &serde_json::Value) -> bool {
 pub fn parse(document: serde_json::Value) -> Result<Vec<Observation>, ReportError> {
     let report: Report = serde_json::from_value(document).map_err(|e| invalid(e.to_string()))?;
     if report.schema_version != 2 {
-        return Err(invalid(format!("SchemaVersion {} is not supported (expected 2)", report.schema_version)));
+        return Err(invalid(format!(
+            "SchemaVersion {} is not supported (expected 2)",
+            report.schema_version
+        )));
     }
     if report.artifact_type != "container_image" {
         return Err(invalid(format!(
@@ -100,7 +103,9 @@ pub fn parse(document: serde_json::Value) -> Result<Vec<Observation>, ReportErro
 
     let names = names_of(&report)?;
     if image_id.is_none() && names.values().all(|n| n.digest.is_none()) {
-        return Err(invalid("the report has neither Metadata.ImageID nor Metadata.RepoDigests".into()));
+        return Err(invalid(
+            "the report has neither Metadata.ImageID nor Metadata.RepoDigests".into(),
+        ));
     }
     let flavor = flavor_of(meta)?;
     let findings = report.results.as_ref().map(|results| {
@@ -142,7 +147,11 @@ struct NameInfo {
 fn names_of(report: &Report) -> Result<BTreeMap<ImageName, NameInfo>, ReportError> {
     let meta = &report.metadata;
     let mut names: BTreeMap<ImageName, NameInfo> = BTreeMap::new();
-    let listed = meta.repo_digests.iter().flatten().chain(meta.repo_tags.iter().flatten());
+    let listed = meta
+        .repo_digests
+        .iter()
+        .flatten()
+        .chain(meta.repo_tags.iter().flatten());
     for entry in listed.filter(|e| !e.contains("<none>")) {
         let reference = ImageReference::parse(entry)
             .map_err(|e| invalid(format!("Metadata.RepoTags/RepoDigests: {e}")))?;
@@ -164,16 +173,24 @@ fn names_of(report: &Report) -> Result<BTreeMap<ImageName, NameInfo>, ReportErro
     if let Some(stem) = archive_stem(artifact) {
         let name = ImageName::local(stem);
         if name.repository.is_empty() {
-            return Err(invalid(format!("ArtifactName '{artifact}' gives no image name")));
+            return Err(invalid(format!(
+                "ArtifactName '{artifact}' gives no image name"
+            )));
         }
         names.insert(name, NameInfo::default());
         return Ok(names);
     }
-    let reference = ImageReference::parse(artifact)
-        .map_err(|e| invalid(format!("ArtifactName: {e}, and the report has no RepoTags or RepoDigests")))?;
+    let reference = ImageReference::parse(artifact).map_err(|e| {
+        invalid(format!(
+            "ArtifactName: {e}, and the report has no RepoTags or RepoDigests"
+        ))
+    })?;
     names.insert(
         reference.name,
-        NameInfo { digest: reference.digest, tags: reference.tag.into_iter().collect() },
+        NameInfo {
+            digest: reference.digest,
+            tags: reference.tag.into_iter().collect(),
+        },
     );
     Ok(names)
 }
@@ -181,7 +198,9 @@ fn names_of(report: &Report) -> Result<BTreeMap<ImageName, NameInfo>, ReportErro
 /// The file name without its archive extension, when `artifact` is the path of an archive.
 fn archive_stem(artifact: &str) -> Option<&str> {
     let file = artifact.rsplit(['/', '\\']).next().unwrap_or(artifact);
-    ARCHIVE_SUFFIXES.iter().find_map(|suffix| file.strip_suffix(suffix))
+    ARCHIVE_SUFFIXES
+        .iter()
+        .find_map(|suffix| file.strip_suffix(suffix))
 }
 
 fn flavor_of(meta: &Metadata) -> Result<Option<Flavor>, ReportError> {
@@ -212,7 +231,13 @@ fn flavor_of(meta: &Metadata) -> Result<Option<Flavor>, ReportError> {
 pub fn platform_architecture(arch: &str, variant: Option<&str>) -> String {
     let arch = arch.to_lowercase();
     match variant.map(str::to_lowercase) {
-        Some(v) if !v.is_empty() && !matches!((arch.as_str(), v.as_str()), ("arm64", "v8") | ("amd64", "v1")) => {
+        Some(v)
+            if !v.is_empty()
+                && !matches!(
+                    (arch.as_str(), v.as_str()),
+                    ("arm64", "v8") | ("amd64", "v1")
+                ) =>
+        {
             format!("{arch}/{v}")
         }
         _ => arch,
@@ -236,7 +261,10 @@ fn severity_of(label: Option<&str>) -> Severity {
 }
 
 fn invalid(reason: String) -> ReportError {
-    ReportError::Invalid { format: FORMAT, reason }
+    ReportError::Invalid {
+        format: FORMAT,
+        reason,
+    }
 }
 
 #[cfg(test)]
@@ -245,7 +273,10 @@ mod tests {
 
     #[test]
     fn archive_names_lose_their_extension() {
-        assert_eq!(archive_stem("testdata/fixtures/images/alpine-310.tar.gz"), Some("alpine-310"));
+        assert_eq!(
+            archive_stem("testdata/fixtures/images/alpine-310.tar.gz"),
+            Some("alpine-310")
+        );
         assert_eq!(archive_stem("img.tar"), Some("img"));
         assert_eq!(archive_stem("alpine:3.10"), None);
     }
@@ -261,6 +292,9 @@ mod tests {
     fn foreign_artifact_types_are_rejected() {
         let doc = serde_json::json!({"SchemaVersion": 2, "ArtifactName": ".", "ArtifactType": "filesystem"});
         let err = parse(doc).unwrap_err();
-        assert!(err.to_string().contains("ArtifactType 'filesystem'"), "{err}");
+        assert!(
+            err.to_string().contains("ArtifactType 'filesystem'"),
+            "{err}"
+        );
     }
 }

@@ -15,8 +15,8 @@
 //! 4. Vulnerabilities are counted once per (id, package, installed version) over every
 //!    observation of the record; when two disagree on the severity, the highest known wins.
 
-use crate::reference::ImageName;
 use crate::record::{Flavor, ImageRecord, VulnerabilityCounts};
+use crate::reference::ImageName;
 use crate::tag::Tag;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -64,10 +64,9 @@ pub enum Severity {
 impl Observation {
     /// The storage key: one observation per source, name, digest, image id and platform.
     pub fn key(&self) -> String {
-        let platform = self
-            .flavor
-            .as_ref()
-            .map_or(String::from("-"), |f| format!("{}/{}", f.os_name, f.os_architecture));
+        let platform = self.flavor.as_ref().map_or(String::from("-"), |f| {
+            format!("{}/{}", f.os_name, f.os_architecture)
+        });
         format!(
             "{}|{}|{}|{}|{}",
             self.source,
@@ -125,7 +124,9 @@ pub fn merge_observations(observations: &[Observation]) -> Vec<ImageRecord> {
             },
             (None, None) => continue,
         };
-        let group = groups.entry((obs.name.to_string(), key)).or_insert((is_digest, Vec::new()));
+        let group = groups
+            .entry((obs.name.to_string(), key))
+            .or_insert((is_digest, Vec::new()));
         group.1.push(obs);
     }
 
@@ -160,14 +161,19 @@ fn build_record(name: String, key: &str, is_digest: bool, members: &[&Observatio
         if let Some(flavor) = &obs.flavor {
             let slot = (flavor.os_name.clone(), flavor.os_architecture.clone());
             let merged = flavors.entry(slot).or_insert_with(|| flavor.clone());
-            merged.os_version = merged.os_version.take().or_else(|| flavor.os_version.clone());
+            merged.os_version = merged
+                .os_version
+                .take()
+                .or_else(|| flavor.os_version.clone());
             merged.size = merged.size.or(flavor.size);
             merged.built_at = merged.built_at.or(flavor.built_at);
         }
         if let Some(list) = &obs.findings {
             let set = findings.get_or_insert_with(BTreeMap::new);
             for f in list {
-                let severity = set.entry((&f.id, &f.package, &f.version)).or_insert(f.severity);
+                let severity = set
+                    .entry((&f.id, &f.package, &f.version))
+                    .or_insert(f.severity);
                 *severity = (*severity).max(f.severity);
             }
         }
@@ -217,10 +223,18 @@ mod tests {
     const I1: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     const I2: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
-    fn obs(digest: Option<&str>, image_id: &str, arch: &str, findings: &[(&str, Severity)]) -> Observation {
+    fn obs(
+        digest: Option<&str>,
+        image_id: &str,
+        arch: &str,
+        findings: &[(&str, Severity)],
+    ) -> Observation {
         Observation {
             source: "trivy".into(),
-            name: ImageName { registry: Some("ghcr.io".into()), repository: "acme/api".into() },
+            name: ImageName {
+                registry: Some("ghcr.io".into()),
+                repository: "acme/api".into(),
+            },
             repo_digest: digest.map(str::to_string),
             image_id: Some(image_id.into()),
             image_tags: vec!["v1".into()],
@@ -251,7 +265,12 @@ mod tests {
     fn two_platforms_of_one_digest_make_one_record_with_two_flavors() {
         let records = merge_observations(&[
             obs(Some(D1), I1, "amd64", &[("CVE-1", Severity::High)]),
-            obs(Some(D1), I2, "arm64", &[("CVE-1", Severity::High), ("CVE-2", Severity::Low)]),
+            obs(
+                Some(D1),
+                I2,
+                "arm64",
+                &[("CVE-1", Severity::High), ("CVE-2", Severity::Low)],
+            ),
         ]);
         assert_eq!(records.len(), 1);
         let r = &records[0];
@@ -268,10 +287,14 @@ mod tests {
         assert_eq!(alone[0].id, format!("ghcr.io/acme/api@{I1}"));
         assert_eq!(alone[0].repo_digest, None);
 
-        let folded = merge_observations(&[obs(None, I1, "amd64", &[]), obs(Some(D1), I1, "amd64", &[])]);
+        let folded =
+            merge_observations(&[obs(None, I1, "amd64", &[]), obs(Some(D1), I1, "amd64", &[])]);
         assert_eq!(folded.len(), 1);
         assert_eq!(folded[0].repo_digest.as_deref(), Some(D1));
-        assert!(folded[0].tags.iter().any(|t| t.to_string() == format!("image_id:{I1}")));
+        assert!(folded[0]
+            .tags
+            .iter()
+            .any(|t| t.to_string() == format!("image_id:{I1}")));
     }
 
     #[test]

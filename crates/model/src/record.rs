@@ -55,7 +55,10 @@ pub struct VulnerabilityCounts {
 impl ImageRecord {
     /// Values of the tags with this key, in tag order.
     pub fn tag_values<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.tags.iter().filter(move |t| t.key() == key).map(Tag::value)
+        self.tags
+            .iter()
+            .filter(move |t| t.key() == key)
+            .map(Tag::value)
     }
 
     /// The largest flavor size: an image's size for sorting and comparing.

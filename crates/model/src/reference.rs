@@ -26,12 +26,18 @@ pub enum ReferenceError {
     #[error("image reference '{0}' is longer than 255 characters")]
     TooLong(String),
     #[error("image reference '{reference}' has an invalid {part} '{value}'")]
-    Invalid { reference: String, part: &'static str, value: String },
+    Invalid {
+        reference: String,
+        part: &'static str,
+        value: String,
+    },
 }
 
 /// A repository name, normalised: the registry (absent only for names that come from a file
 /// name rather than a reference) and the repository path within it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ImageName {
     pub registry: Option<String>,
     pub repository: String,
@@ -40,12 +46,18 @@ pub struct ImageName {
 impl ImageName {
     /// A name known only from an archive's file name: no registry, the stem as repository.
     pub fn local(repository: &str) -> Self {
-        ImageName { registry: None, repository: repository.to_ascii_lowercase() }
+        ImageName {
+            registry: None,
+            repository: repository.to_ascii_lowercase(),
+        }
     }
 
     /// The last path component, Datadog's `short_image`.
     pub fn short_image(&self) -> &str {
-        self.repository.rsplit('/').next().unwrap_or(&self.repository)
+        self.repository
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.repository)
     }
 }
 
@@ -129,7 +141,10 @@ impl ImageReference {
             path.to_string()
         };
         Ok(ImageReference {
-            name: ImageName { registry: Some(registry), repository },
+            name: ImageName {
+                registry: Some(registry),
+                repository,
+            },
             tag: tag.map(str::to_string),
             digest,
         })
@@ -142,8 +157,12 @@ pub fn is_digest(s: &str) -> bool {
         return false;
     };
     let algorithm_ok = !algorithm.is_empty()
-        && algorithm.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b));
-    let hex_ok = hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        && algorithm
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b));
+    let hex_ok = hex
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     match algorithm {
         "sha256" => hex_ok && hex.len() == 64,
         "sha512" => hex_ok && hex.len() == 128,
@@ -156,7 +175,9 @@ fn is_tag(s: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= 128
         && (bytes[0].is_ascii_alphanumeric() || bytes[0] == b'_')
-        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(b))
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(b))
 }
 
 fn is_component(s: &str) -> bool {
@@ -196,12 +217,16 @@ fn is_domain(s: &str) -> bool {
         }
     }
     if host.starts_with('[') && host.ends_with(']') {
-        return host[1..host.len() - 1].bytes().all(|b| b.is_ascii_hexdigit() || b == b':');
+        return host[1..host.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':');
     }
     !host.is_empty()
         && host.split('.').all(|label| {
             !label.is_empty()
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -212,7 +237,10 @@ mod tests {
     use super::*;
 
     fn name(input: &str) -> String {
-        ImageReference::parse(input).expect("reference should parse").name.to_string()
+        ImageReference::parse(input)
+            .expect("reference should parse")
+            .name
+            .to_string()
     }
 
     #[test]
@@ -221,7 +249,10 @@ mod tests {
         assert_eq!(name("alpine:3.10"), "docker.io/library/alpine");
         assert_eq!(name("bitnami/redis:7"), "docker.io/bitnami/redis");
         assert_eq!(name("docker.io/alpine"), "docker.io/library/alpine");
-        assert_eq!(name("index.docker.io/library/alpine"), "docker.io/library/alpine");
+        assert_eq!(
+            name("index.docker.io/library/alpine"),
+            "docker.io/library/alpine"
+        );
     }
 
     #[test]
@@ -250,8 +281,20 @@ mod tests {
 
     #[test]
     fn bad_references_name_the_bad_part() {
-        for bad in ["", "Alpine", "alpine:", "alpine@sha256:12", "a//b", "-a", "a..b", "a:b c"] {
-            assert!(ImageReference::parse(bad).is_err(), "{bad} should be rejected");
+        for bad in [
+            "",
+            "Alpine",
+            "alpine:",
+            "alpine@sha256:12",
+            "a//b",
+            "-a",
+            "a..b",
+            "a:b c",
+        ] {
+            assert!(
+                ImageReference::parse(bad).is_err(),
+                "{bad} should be rejected"
+            );
         }
         let err = ImageReference::parse("alpine@md5").unwrap_err();
         assert!(err.to_string().contains("digest 'md5'"), "{err}");

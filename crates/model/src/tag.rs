@@ -23,7 +23,10 @@ pub struct Tag {
 impl Tag {
     /// Builds a tag from a key and value, lowercasing both.
     pub fn new(key: &str, value: &str) -> Self {
-        Tag { key: key.to_lowercase(), value: value.to_lowercase() }
+        Tag {
+            key: key.to_lowercase(),
+            value: value.to_lowercase(),
+        }
     }
 
     /// Parses `key:value`, splitting on the first `:`.

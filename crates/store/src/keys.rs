@@ -21,7 +21,10 @@ impl std::fmt::Debug for KeyPair {
 impl KeyPair {
     /// A new pair: a 32-hex-digit API key and a 40-hex-digit application key, as Datadog's.
     pub fn generate() -> Self {
-        KeyPair { api_key: random_hex(16), app_key: random_hex(20) }
+        KeyPair {
+            api_key: random_hex(16),
+            app_key: random_hex(20),
+        }
     }
 }
 
@@ -40,7 +43,10 @@ pub struct KeyHash {
 /// Hashes a presented or generated key.
 pub fn hash_key(key: &str) -> KeyHash {
     let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-    KeyHash { lookup: hex::encode(&hash[..8]), hash }
+    KeyHash {
+        lookup: hex::encode(&hash[..8]),
+        hash,
+    }
 }
 
 /// Compares two hashes in constant time.

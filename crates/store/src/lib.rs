@@ -68,7 +68,8 @@ pub trait Store: Send + Sync {
     /// Creates a key pair for an organisation; the secrets are returned once and stored hashed.
     async fn create_key_pair(&self, org: OrgId) -> Result<KeyPair, StoreError>;
     /// The organisation both keys belong to, or `None` when either is unknown or they differ.
-    async fn authenticate(&self, api_key: &str, app_key: &str) -> Result<Option<OrgId>, StoreError>;
+    async fn authenticate(&self, api_key: &str, app_key: &str)
+        -> Result<Option<OrgId>, StoreError>;
     /// Stores observations and recomputes the records of every name they touch, atomically.
     async fn apply_observations(
         &self,
@@ -90,11 +91,15 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         Some(_) => return Err(StoreError::UnsupportedUrl(url.to_string())),
         None => url,
     };
-    Ok(Arc::new(SqliteStore::open(std::path::Path::new(path)).await?))
+    Ok(Arc::new(
+        SqliteStore::open(std::path::Path::new(path)).await?,
+    ))
 }
 
 /// Whether an organisation name is acceptable.
 pub fn valid_org_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
 }

@@ -22,7 +22,8 @@ impl SqliteStore {
     /// Opens (creating when missing) the database file and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -31,7 +32,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
         MIGRATOR.run(&pool).await?;
         Ok(SqliteStore { pool })
     }
@@ -55,7 +59,9 @@ impl Store for SqliteStore {
         match self.find_org(name).await? {
             Some(org) => Ok(org),
             None => match self.create_org(name).await {
-                Err(StoreError::OrgExists(_)) => Ok(self.find_org(name).await?.expect("org should exist")),
+                Err(StoreError::OrgExists(_)) => {
+                    Ok(self.find_org(name).await?.expect("org should exist"))
+                }
                 other => other,
             },
         }
@@ -65,20 +71,30 @@ impl Store for SqliteStore {
         if !valid_org_name(name) {
             return Err(StoreError::InvalidOrgName(name.to_string()));
         }
-        let inserted = sqlx::query("INSERT INTO orgs (name, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
-            .bind(name)
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
+        let inserted =
+            sqlx::query("INSERT INTO orgs (name, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
+                .bind(name)
+                .bind(now())
+                .execute(&self.pool)
+                .await?;
         if inserted.rows_affected() == 0 {
             return Err(StoreError::OrgExists(name.to_string()));
         }
-        Ok(Org { id: OrgId(inserted.last_insert_rowid()), name: name.to_string() })
+        Ok(Org {
+            id: OrgId(inserted.last_insert_rowid()),
+            name: name.to_string(),
+        })
     }
 
     async fn find_org(&self, name: &str) -> Result<Option<Org>, StoreError> {
-        let row = sqlx::query("SELECT id FROM orgs WHERE name = ?").bind(name).fetch_optional(&self.pool).await?;
-        Ok(row.map(|r| Org { id: OrgId(r.get(0)), name: name.to_string() }))
+        let row = sqlx::query("SELECT id FROM orgs WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| Org {
+            id: OrgId(r.get(0)),
+            name: name.to_string(),
+        }))
     }
 
     async fn create_key_pair(&self, org: OrgId) -> Result<KeyPair, StoreError> {
@@ -99,15 +115,20 @@ impl Store for SqliteStore {
         Ok(pair)
     }
 
-    async fn authenticate(&self, api_key: &str, app_key: &str) -> Result<Option<OrgId>, StoreError> {
+    async fn authenticate(
+        &self,
+        api_key: &str,
+        app_key: &str,
+    ) -> Result<Option<OrgId>, StoreError> {
         let mut orgs = [None, None];
         for (slot, (kind, key)) in orgs.iter_mut().zip([("api", api_key), ("app", app_key)]) {
             let presented = hash_key(key);
-            let rows = sqlx::query("SELECT org_id, hash FROM api_keys WHERE kind = ? AND lookup = ?")
-                .bind(kind)
-                .bind(&presented.lookup)
-                .fetch_all(&self.pool)
-                .await?;
+            let rows =
+                sqlx::query("SELECT org_id, hash FROM api_keys WHERE kind = ? AND lookup = ?")
+                    .bind(kind)
+                    .bind(&presented.lookup)
+                    .fetch_all(&self.pool)
+                    .await?;
             for row in rows {
                 let stored: Vec<u8> = row.get(1);
                 if hashes_match(&stored, &presented.hash) {
@@ -134,12 +155,13 @@ impl Store for SqliteStore {
         for obs in observations {
             let key = obs.key();
             let body = encode(obs);
-            let existing: Option<String> =
-                sqlx::query_scalar("SELECT body FROM observations WHERE org_id = ? AND obs_key = ?")
-                    .bind(org.0)
-                    .bind(&key)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let existing: Option<String> = sqlx::query_scalar(
+                "SELECT body FROM observations WHERE org_id = ? AND obs_key = ?",
+            )
+            .bind(org.0)
+            .bind(&key)
+            .fetch_optional(&mut *tx)
+            .await?;
             if existing.as_deref() == Some(body.as_str()) {
                 continue;
             }
@@ -179,34 +201,44 @@ impl Store for SqliteStore {
             .bind(org.0)
             .fetch_one(&mut *tx)
             .await?;
-        let bodies: Vec<String> = sqlx::query_scalar("SELECT body FROM images WHERE org_id = ? ORDER BY id")
-            .bind(org.0)
-            .fetch_all(&mut *tx)
-            .await?;
+        let bodies: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM images WHERE org_id = ? ORDER BY id")
+                .bind(org.0)
+                .fetch_all(&mut *tx)
+                .await?;
         tx.commit().await?;
-        let records = bodies.iter().map(|b| decode(b)).collect::<Result<Vec<ImageRecord>, _>>()?;
+        let records = bodies
+            .iter()
+            .map(|b| decode(b))
+            .collect::<Result<Vec<ImageRecord>, _>>()?;
         Ok((seq.unwrap_or(0), records))
     }
 
     async fn changes_since(&self, org: OrgId, seq: i64) -> Result<ChangeBatch, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query("SELECT seq, image_id FROM changes WHERE org_id = ? AND seq > ? ORDER BY seq")
-            .bind(org.0)
-            .bind(seq)
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut batch = ChangeBatch { seq, ..ChangeBatch::default() };
+        let rows = sqlx::query(
+            "SELECT seq, image_id FROM changes WHERE org_id = ? AND seq > ? ORDER BY seq",
+        )
+        .bind(org.0)
+        .bind(seq)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut batch = ChangeBatch {
+            seq,
+            ..ChangeBatch::default()
+        };
         let mut ids = BTreeSet::new();
         for row in rows {
             batch.seq = batch.seq.max(row.get(0));
             ids.insert(row.get::<String, _>(1));
         }
         for id in ids {
-            let body: Option<String> = sqlx::query_scalar("SELECT body FROM images WHERE org_id = ? AND id = ?")
-                .bind(org.0)
-                .bind(&id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let body: Option<String> =
+                sqlx::query_scalar("SELECT body FROM images WHERE org_id = ? AND id = ?")
+                    .bind(org.0)
+                    .bind(&id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             match body {
                 Some(body) => batch.upserted.push(decode(&body)?),
                 None => batch.removed.push(id),
@@ -248,8 +280,11 @@ async fn recompute_name(
             .execute(&mut *conn)
             .await?;
     }
-    let live: Vec<Observation> =
-        observations.into_iter().filter(|(key, _)| !superseded.contains(key)).map(|(_, o)| o).collect();
+    let live: Vec<Observation> = observations
+        .into_iter()
+        .filter(|(key, _)| !superseded.contains(key))
+        .map(|(_, o)| o)
+        .collect();
 
     let mut old: BTreeMap<String, String> = BTreeMap::new();
     for row in sqlx::query("SELECT id, body FROM images WHERE org_id = ? AND name = ?")
@@ -282,14 +317,23 @@ async fn recompute_name(
         record_change(conn, org, &record.id, at).await?;
     }
     for id in old.into_keys() {
-        sqlx::query("DELETE FROM images WHERE org_id = ? AND id = ?").bind(org.0).bind(&id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM images WHERE org_id = ? AND id = ?")
+            .bind(org.0)
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?;
         record_change(conn, org, &id, at).await?;
         outcome.images_removed += 1;
     }
     Ok(())
 }
 
-async fn record_change(conn: &mut SqliteConnection, org: OrgId, id: &str, at: &str) -> Result<(), StoreError> {
+async fn record_change(
+    conn: &mut SqliteConnection,
+    org: OrgId,
+    id: &str,
+    at: &str,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO changes (org_id, image_id, at) VALUES (?, ?, ?)")
         .bind(org.0)
         .bind(id)

@@ -1,0 +1,140 @@
+//! `imagedex import`: report files and folders, one transaction per file. A bad file is
+//! reported with its path and reason, the others still import, and the exit code says so.
+
+use anyhow::Result;
+use clap::Args;
+use imagedex_ingest::report::MAX_REPORT_BYTES;
+use imagedex_ingest::{import_document, FileOutcome};
+use imagedex_model::Tag;
+use imagedex_store::{OrgId, Store};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// Organisation [default: default]
+    #[arg(long)]
+    pub org: Option<String>,
+    /// A tag to put on every imported image (key:value); repeatable.
+    #[arg(long = "tag", value_name = "KEY:VALUE", value_parser = parse_tag)]
+    pub tags: Vec<Tag>,
+    /// Report files, or folders to search for *.json reports.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+fn parse_tag(s: &str) -> Result<Tag, String> {
+    Tag::parse(s).map_err(|e| e.to_string())
+}
+
+/// What importing several files did.
+#[derive(Default)]
+pub struct ImportSummary {
+    pub files: u64,
+    pub failed: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub removed: u64,
+}
+
+pub async fn run(store: Arc<dyn Store>, args: ImportArgs) -> Result<ExitCode> {
+    let org = super::resolve_org(&store, args.org.as_deref()).await?;
+    let files = collect_files(&args.paths);
+    let summary = import_files(store.as_ref(), org.id, &files, &args.tags).await;
+    println!(
+        "{} file(s): {} failed; images created {}, updated {}, removed {}",
+        summary.files, summary.failed, summary.created, summary.updated, summary.removed
+    );
+    Ok(if summary.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Every file named, and every `*.json` below every folder named, in path order. A path that
+/// cannot be read is kept so that the import reports it.
+pub fn collect_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut files);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        files.push(dir.to_path_buf());
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            walk(&path, files);
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            files.push(path);
+        }
+    }
+}
+
+/// Imports each file in its own transaction, printing one line per file.
+pub async fn import_files(
+    store: &dyn Store,
+    org: OrgId,
+    files: &[PathBuf],
+    tags: &[Tag],
+) -> ImportSummary {
+    let mut summary = ImportSummary::default();
+    for path in files {
+        summary.files += 1;
+        match import_file(store, org, path, tags).await {
+            Ok(outcome) => {
+                let s = outcome.store;
+                summary.created += s.images_created;
+                summary.updated += s.images_updated;
+                summary.removed += s.images_removed;
+                let what = if s.observations_changed == 0 {
+                    "unchanged".to_string()
+                } else {
+                    format!(
+                        "images created {}, updated {}, removed {}",
+                        s.images_created, s.images_updated, s.images_removed
+                    )
+                };
+                println!("imported {}: {what}", path.display());
+            }
+            Err(reason) => {
+                summary.failed += 1;
+                eprintln!("error: {}: {reason}", path.display());
+            }
+        }
+    }
+    summary
+}
+
+async fn import_file(
+    store: &dyn Store,
+    org: OrgId,
+    path: &Path,
+    tags: &[Tag],
+) -> Result<FileOutcome, String> {
+    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    if size > MAX_REPORT_BYTES as u64 {
+        return Err(format!(
+            "file is {size} bytes, over the limit of {MAX_REPORT_BYTES}"
+        ));
+    }
+    let bytes = tokio::fs::read(path).await.map_err(|e| e.to_string())?;
+    import_document(store, org, &bytes, tags)
+        .await
+        .map_err(|e| e.to_string())
+}
