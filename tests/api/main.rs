@@ -1,0 +1,9 @@
+//! The integration tests: the real router over a real SQLite file, driven through HTTP.
+
+mod compat;
+mod errors;
+mod groups;
+mod import;
+mod listing;
+mod snapshots;
+mod support;
