@@ -1,6 +1,7 @@
 //! Storage of imagedex: the [`Store`] trait every backend implements, and the embedded SQLite
 //! backend. The store is the source of truth; the server's in-memory state is rebuilt from it.
 
+mod apply;
 pub mod keys;
 mod sqlite;
 

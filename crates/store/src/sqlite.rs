@@ -1,13 +1,14 @@
 //! The embedded SQLite backend: one file, WAL journal, writes in `BEGIN IMMEDIATE` transactions
 //! so concurrent writers (a server and an import command) queue instead of failing.
 
+use crate::apply::{apply, decode, now, WriteTx};
 use crate::keys::{hash_key, hashes_match, KeyPair};
 use crate::{valid_org_name, ApplyOutcome, ChangeBatch, Org, OrgId, Store, StoreError};
 use async_trait::async_trait;
-use imagedex_model::{merge_observations, ImageRecord, Observation};
+use imagedex_model::{ImageRecord, Observation};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqliteConnection, SqlitePool};
-use std::collections::{BTreeMap, BTreeSet};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -39,18 +40,6 @@ impl SqliteStore {
         MIGRATOR.run(&pool).await?;
         Ok(SqliteStore { pool })
     }
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-fn decode<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn encode<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("records and observations should always serialise")
 }
 
 #[async_trait]
@@ -147,43 +136,9 @@ impl Store for SqliteStore {
         org: OrgId,
         observations: &[Observation],
     ) -> Result<ApplyOutcome, StoreError> {
-        let mut outcome = ApplyOutcome::default();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let at = now();
-
-        let mut touched = BTreeSet::new();
-        for obs in observations {
-            let key = obs.key();
-            let body = encode(obs);
-            let existing: Option<String> = sqlx::query_scalar(
-                "SELECT body FROM observations WHERE org_id = ? AND obs_key = ?",
-            )
-            .bind(org.0)
-            .bind(&key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if existing.as_deref() == Some(body.as_str()) {
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO observations (org_id, obs_key, name, body, updated_at) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (org_id, obs_key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-            )
-            .bind(org.0)
-            .bind(&key)
-            .bind(obs.name.to_string())
-            .bind(&body)
-            .bind(&at)
-            .execute(&mut *tx)
-            .await?;
-            outcome.observations_changed += 1;
-            touched.insert(obs.name.to_string());
-        }
-
-        for name in &touched {
-            recompute_name(&mut tx, org, name, &at, &mut outcome).await?;
-        }
-        tx.commit().await?;
+        let mut tx = SqliteWrite(self.pool.begin_with("BEGIN IMMEDIATE").await?);
+        let outcome = apply(&mut tx, org, observations).await?;
+        tx.0.commit().await?;
         Ok(outcome)
     }
 
@@ -249,96 +204,122 @@ impl Store for SqliteStore {
     }
 }
 
-/// Recomputes the records of one name from its observations and writes the difference.
-async fn recompute_name(
-    conn: &mut SqliteConnection,
-    org: OrgId,
-    name: &str,
-    at: &str,
-    outcome: &mut ApplyOutcome,
-) -> Result<(), StoreError> {
-    let rows = sqlx::query("SELECT obs_key, body FROM observations WHERE org_id = ? AND name = ?")
-        .bind(org.0)
-        .bind(name)
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut observations = Vec::with_capacity(rows.len());
-    for row in &rows {
-        observations.push((row.get::<String, _>(0), decode::<Observation>(row.get(1))?));
+/// The SQLite side of the shared write path.
+struct SqliteWrite(Transaction<'static, Sqlite>);
+
+#[async_trait]
+impl WriteTx for SqliteWrite {
+    async fn observation_body(
+        &mut self,
+        org: OrgId,
+        key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT body FROM observations WHERE org_id = ? AND obs_key = ?")
+                .bind(org.0)
+                .bind(key)
+                .fetch_optional(&mut *self.0)
+                .await?,
+        )
     }
 
-    // An observation that learned the repo digest replaces the same source's one that did not.
-    let superseded: Vec<String> = observations
-        .iter()
-        .filter(|(_, old)| observations.iter().any(|(_, new)| new.supersedes(old)))
-        .map(|(key, _)| key.clone())
-        .collect();
-    for key in &superseded {
+    async fn upsert_observation(
+        &mut self,
+        org: OrgId,
+        key: &str,
+        name: &str,
+        body: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO observations (org_id, obs_key, name, body, updated_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (org_id, obs_key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+        )
+        .bind(org.0)
+        .bind(key)
+        .bind(name)
+        .bind(body)
+        .bind(at)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn observations_of(
+        &mut self,
+        org: OrgId,
+        name: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT obs_key, body FROM observations WHERE org_id = ? AND name = ?")
+                .bind(org.0)
+                .bind(name)
+                .fetch_all(&mut *self.0)
+                .await?,
+        )
+    }
+
+    async fn delete_observation(&mut self, org: OrgId, key: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM observations WHERE org_id = ? AND obs_key = ?")
             .bind(org.0)
             .bind(key)
-            .execute(&mut *conn)
+            .execute(&mut *self.0)
             .await?;
-    }
-    let live: Vec<Observation> = observations
-        .into_iter()
-        .filter(|(key, _)| !superseded.contains(key))
-        .map(|(_, o)| o)
-        .collect();
-
-    let mut old: BTreeMap<String, String> = BTreeMap::new();
-    for row in sqlx::query("SELECT id, body FROM images WHERE org_id = ? AND name = ?")
-        .bind(org.0)
-        .bind(name)
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        old.insert(row.get(0), row.get(1));
+        Ok(())
     }
 
-    for record in merge_observations(&live) {
-        let body = encode(&record);
-        match old.remove(&record.id) {
-            Some(previous) if previous == body => continue,
-            Some(_) => outcome.images_updated += 1,
-            None => outcome.images_created += 1,
-        }
+    async fn images_of(
+        &mut self,
+        org: OrgId,
+        name: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT id, body FROM images WHERE org_id = ? AND name = ?")
+                .bind(org.0)
+                .bind(name)
+                .fetch_all(&mut *self.0)
+                .await?,
+        )
+    }
+
+    async fn upsert_image(
+        &mut self,
+        org: OrgId,
+        id: &str,
+        name: &str,
+        body: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO images (org_id, id, name, body, updated_at) VALUES (?, ?, ?, ?, ?) \
              ON CONFLICT (org_id, id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
         )
         .bind(org.0)
-        .bind(&record.id)
+        .bind(id)
         .bind(name)
-        .bind(&body)
+        .bind(body)
         .bind(at)
-        .execute(&mut *conn)
+        .execute(&mut *self.0)
         .await?;
-        record_change(conn, org, &record.id, at).await?;
+        Ok(())
     }
-    for id in old.into_keys() {
+
+    async fn delete_image(&mut self, org: OrgId, id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM images WHERE org_id = ? AND id = ?")
             .bind(org.0)
-            .bind(&id)
-            .execute(&mut *conn)
+            .bind(id)
+            .execute(&mut *self.0)
             .await?;
-        record_change(conn, org, &id, at).await?;
-        outcome.images_removed += 1;
+        Ok(())
     }
-    Ok(())
-}
 
-async fn record_change(
-    conn: &mut SqliteConnection,
-    org: OrgId,
-    id: &str,
-    at: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO changes (org_id, image_id, at) VALUES (?, ?, ?)")
-        .bind(org.0)
-        .bind(id)
-        .bind(at)
-        .execute(conn)
-        .await?;
-    Ok(())
+    async fn record_change(&mut self, org: OrgId, id: &str, at: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO changes (org_id, image_id, at) VALUES (?, ?, ?)")
+            .bind(org.0)
+            .bind(id)
+            .bind(at)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
 }
