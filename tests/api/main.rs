@@ -6,4 +6,5 @@ mod groups;
 mod import;
 mod listing;
 mod snapshots;
+mod storage;
 mod support;

@@ -9,6 +9,7 @@ use imagedex_model::Tag;
 use imagedex_server::AppState;
 use imagedex_store::{KeyPair, Org, Store};
 use serde_json::Value;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -189,5 +190,6 @@ pub fn skip(test: &str, reason: &str) {
     if std::env::var("IMAGEDEX_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
         panic!("{test}: required but unavailable: {reason}");
     }
-    eprintln!("SKIPPED {test}: {reason}");
+    // Written to stderr directly, past the test harness's capture, so a passing run shows it.
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
 }

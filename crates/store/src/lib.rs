@@ -3,6 +3,7 @@
 
 mod apply;
 pub mod keys;
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -10,6 +11,7 @@ use imagedex_model::{ImageRecord, Observation};
 use std::sync::Arc;
 
 pub use keys::KeyPair;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// An organisation's numeric id; every stored row carries one.
@@ -47,7 +49,9 @@ pub enum StoreError {
     OrgExists(String),
     #[error("organisation name '{0}' is invalid: use 1 to 64 of a-z, 0-9, '-', '_' and '.'")]
     InvalidOrgName(String),
-    #[error("database URL '{0}' is not supported: use sqlite://PATH or a file path")]
+    #[error(
+        "database URL '{0}' is not supported: use sqlite://PATH, a file path, or postgres://..."
+    )]
     UnsupportedUrl(String),
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
@@ -61,7 +65,19 @@ pub enum StoreError {
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Finds an organisation by name, creating it when missing.
-    async fn ensure_org(&self, name: &str) -> Result<Org, StoreError>;
+    async fn ensure_org(&self, name: &str) -> Result<Org, StoreError> {
+        if let Some(org) = self.find_org(name).await? {
+            return Ok(org);
+        }
+        match self.create_org(name).await {
+            // Another process created it in between.
+            Err(StoreError::OrgExists(_)) => self
+                .find_org(name)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("organisation '{name}' vanished"))),
+            other => other,
+        }
+    }
     /// Creates an organisation; fails with [`StoreError::OrgExists`] when the name is taken.
     async fn create_org(&self, name: &str) -> Result<Org, StoreError>;
     /// Finds an organisation by name.
@@ -85,9 +101,11 @@ pub trait Store: Send + Sync {
     async fn changes_since(&self, org: OrgId, seq: i64) -> Result<ChangeBatch, StoreError>;
 }
 
-/// Opens the store a database URL names: `sqlite://PATH` or a bare path means SQLite.
+/// Opens the store a database URL names: `postgres://` or `postgresql://` means PostgreSQL;
+/// `sqlite://PATH` or a bare path means SQLite.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     let path = match url.split_once("://") {
+        Some(("postgres" | "postgresql", _)) => return Ok(Arc::new(PgStore::connect(url).await?)),
         Some(("sqlite", path)) => path,
         Some(_) => return Err(StoreError::UnsupportedUrl(url.to_string())),
         None => url,

@@ -44,18 +44,6 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn ensure_org(&self, name: &str) -> Result<Org, StoreError> {
-        match self.find_org(name).await? {
-            Some(org) => Ok(org),
-            None => match self.create_org(name).await {
-                Err(StoreError::OrgExists(_)) => {
-                    Ok(self.find_org(name).await?.expect("org should exist"))
-                }
-                other => other,
-            },
-        }
-    }
-
     async fn create_org(&self, name: &str) -> Result<Org, StoreError> {
         if !valid_org_name(name) {
             return Err(StoreError::InvalidOrgName(name.to_string()));
