@@ -1,6 +1,9 @@
 //! The PostgreSQL backend, for several API nodes on one database. Writers of one organisation
 //! are serialised by a transaction-scoped advisory lock on the organisation id, so the change
 //! feed of each organisation is in commit order.
+//!
+//! TODO(#4): this file and `sqlite.rs` differ only in placeholders and the write lock; fold the
+//! row operations into one implementation generic over the sqlx database.
 
 use crate::apply::{apply, decode, now, WriteTx};
 use crate::keys::{hash_key, hashes_match, KeyPair};
