@@ -1,4 +1,4 @@
-//! `imagedex demo`: a fresh database of the bundled real Trivy reports, a key pair, and the
+//! `imagedex demo`: a fresh database (always its own `demo.db`, whatever `--database` says) of the bundled real Trivy reports, a key pair, and the
 //! server, with a curl line and a Python snippet to try it.
 
 use anyhow::{Context, Result};
@@ -59,6 +59,10 @@ pub struct DemoArgs {
 }
 
 pub async fn run(args: DemoArgs) -> Result<ExitCode> {
+    // Bind first: a second demo must not wipe the database of one already serving.
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {} (is a demo already running?)", args.listen))?;
     let path = super::data_dir()?.join("demo.db");
     for suffix in ["", "-wal", "-shm"] {
         let file = format!("{}{suffix}", path.display());
@@ -82,9 +86,6 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
             .with_context(|| format!("importing the bundled report {name}"))?;
     }
     let pair = store.create_key_pair(org.id).await?;
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
 
     println!(
@@ -97,7 +98,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
         pair.api_key, pair.app_key
     );
     println!();
-    println!("  curl -s -H \"DD-API-KEY: $DD_API_KEY\" -H \"DD-APPLICATION-KEY: $DD_APP_KEY\" \\");
+    println!("  curl -gs -H \"DD-API-KEY: $DD_API_KEY\" -H \"DD-APPLICATION-KEY: $DD_APP_KEY\" \\");
     println!("    'http://{address}/api/v2/container_images?sort=-vulnerability_count.critical&page[size]=3'");
     println!();
     println!("  # pip install datadog-api-client; then, with the exports above:");

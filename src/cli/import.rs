@@ -10,6 +10,7 @@ use imagedex_store::{OrgId, Store};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use tokio::io::AsyncReadExt;
 
 #[derive(Args)]
 pub struct ImportArgs {
@@ -67,15 +68,20 @@ pub fn collect_files(paths: &[PathBuf]) -> Vec<PathBuf> {
     files
 }
 
+/// Walks a folder without following symbolic links to folders, so a link loop cannot make it
+/// run forever or import a file twice; linked files are read like any other file.
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         files.push(dir.to_path_buf());
         return;
     };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths {
-        if path.is_dir() {
+    let mut entries: Vec<(PathBuf, bool)> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir())))
+        .collect();
+    entries.sort();
+    for (path, is_dir) in entries {
+        if is_dir {
             walk(&path, files);
         } else if path
             .extension()
@@ -127,13 +133,24 @@ async fn import_file(
     path: &Path,
     tags: &[Tag],
 ) -> Result<FileOutcome, String> {
-    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
-    if size > MAX_REPORT_BYTES as u64 {
+    let metadata = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !metadata.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    // Read at most one byte past the limit: the reported size of a file can change under us.
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_REPORT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| e.to_string())?;
+    if bytes.len() > MAX_REPORT_BYTES {
         return Err(format!(
-            "file is {size} bytes, over the limit of {MAX_REPORT_BYTES}"
+            "file is over the limit of {MAX_REPORT_BYTES} bytes"
         ));
     }
-    let bytes = tokio::fs::read(path).await.map_err(|e| e.to_string())?;
     import_document(store, org, &bytes, tags)
         .await
         .map_err(|e| e.to_string())

@@ -43,7 +43,8 @@ pub enum Command {
     /// Manage key pairs.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
-    /// Start afresh on a demo database of bundled real reports, print a key pair, and serve.
+    /// Start afresh on a demo database of bundled real reports, print a key pair, and serve
+    /// (always demo.db in the data directory; --database does not apply).
     Demo(demo::DemoArgs),
 }
 
@@ -104,8 +105,10 @@ pub fn init_logging(command: &Command) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
 }

@@ -185,4 +185,13 @@ async fn unknown_routes_answer_in_the_error_envelope() {
     let (status, body) = app.get("/api/v2/nothing").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body, json!({"errors": ["Not found"]}));
+    let response = tower::ServiceExt::oneshot(
+        imagedex_server::router(app.state.clone()),
+        axum::http::Request::post("/api/v2/container_images")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 }

@@ -331,6 +331,9 @@ fn the_import_command_reports_bad_files_and_imports_the_rest() {
         .unwrap();
     }
     std::fs::write(reports.join("broken.json"), "{\"SchemaVersion\": 2,").unwrap();
+    // A link loop is not followed: each file is imported once and the walk ends.
+    std::os::unix::fs::symlink("..", reports.join("up")).unwrap();
+    std::os::unix::fs::symlink(".", reports.join("self")).unwrap();
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_imagedex"))
             .args(args)
@@ -386,7 +389,40 @@ fn the_import_command_reports_bad_files_and_imports_the_rest() {
     .into();
     assert_eq!(set, BTreeSet::from([32, 40]));
 
+    let out = run(&["import", "--tag", "my team:x", reports.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usable in filters"));
+    let out = run(&["import", "/dev/null"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
+
     let out = run(&["import", "--org", "nosuch", reports.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("organisation 'nosuch' does not exist"));
+}
+
+#[tokio::test]
+async fn odd_values_in_a_report_never_break_the_organisation() {
+    let app = TestApp::new().await;
+    let mut empty_os = fixture("centos-7.trivy.json");
+    empty_os["Metadata"]["ImageConfig"]["os"] = json!("");
+    let err = app.import_json(&empty_os, &[]).await.unwrap_err();
+    assert!(err.contains("empty os or architecture"), "{err}");
+
+    let mut odd = fixture("centos-7.trivy.json");
+    odd["Metadata"]["ImageConfig"]["architecture"] = json!("AMD64,team:evil\n");
+    app.import_json(&odd, &[]).await.unwrap();
+    let mut archive = fixture("amazon-2.trivy.json");
+    archive["ArtifactName"] = json!("images/a,b.tar");
+    app.import_json(&archive, &[]).await.unwrap();
+
+    for query in [
+        "",
+        "?group_by=os_architecture",
+        "?group_by=image_name",
+        "?filter[tags]=os_architecture:amd64_team:evil",
+    ] {
+        let (status, body) = app.get(&format!("{PATH}{query}")).await;
+        assert_eq!(status, axum::http::StatusCode::OK, "{query}: {body}");
+        assert!(total(&body) >= 1, "{query}: {body}");
+    }
 }

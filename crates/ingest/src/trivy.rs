@@ -210,6 +210,12 @@ fn flavor_of(meta: &Metadata) -> Result<Option<Flavor>, ReportError> {
     let (Some(os), Some(arch)) = (&config.os, &config.architecture) else {
         return Ok(None);
     };
+    let (os, arch) = (os.trim(), arch.trim());
+    if os.is_empty() || arch.is_empty() {
+        return Err(invalid(
+            "Metadata.ImageConfig has an empty os or architecture".into(),
+        ));
+    }
     let built_at = match config.created.as_deref() {
         Some(created) => Some(parse_time(created)?),
         None => None,
@@ -221,6 +227,7 @@ fn flavor_of(meta: &Metadata) -> Result<Option<Flavor>, ReportError> {
             .os_version
             .clone()
             .or_else(|| meta.os.as_ref().and_then(|os| os.name.clone()))
+            .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty()),
         size: meta.size.filter(|s| *s > 0),
         built_at,

@@ -10,22 +10,39 @@ pub enum TagError {
     Malformed(String),
     #[error("tag '{0}' must not contain ',' or control characters")]
     BadCharacter(String),
+    #[error("tag '{0}' has a key with '*', white space or a leading '-'; keys must be usable in filters")]
+    BadKey(String),
 }
 
 /// A lowercase `key:value` pair; the value may itself contain `:`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(from = "String", into = "String")]
 pub struct Tag {
     key: String,
     value: String,
 }
 
 impl Tag {
-    /// Builds a tag from a key and value, lowercasing both.
+    /// Builds a tag from a key and a value taken from data (a name, an OS): both lowercased and
+    /// trimmed, with ',' and control characters (which the filter language cannot express)
+    /// replaced by '_', and an empty value written as '_', so every tag stays filterable.
     pub fn new(key: &str, value: &str) -> Self {
+        let clean = |s: &str| -> String {
+            let s: String = s
+                .trim()
+                .chars()
+                .map(|c| if c == ',' || c.is_control() { '_' } else { c })
+                .collect::<String>()
+                .to_lowercase();
+            if s.is_empty() {
+                "_".to_string()
+            } else {
+                s
+            }
+        };
         Tag {
-            key: key.to_lowercase(),
-            value: value.to_lowercase(),
+            key: clean(key),
+            value: clean(value),
         }
     }
 
@@ -36,7 +53,11 @@ impl Tag {
         }
         match input.trim().split_once(':') {
             Some((key, value)) if !key.trim().is_empty() && !value.trim().is_empty() => {
-                Ok(Tag::new(key.trim(), value.trim()))
+                let key = key.trim();
+                if key.starts_with('-') || key.chars().any(|c| c == '*' || c.is_whitespace()) {
+                    return Err(TagError::BadKey(input.to_string()));
+                }
+                Ok(Tag::new(key, value.trim()))
             }
             _ => Err(TagError::Malformed(input.to_string())),
         }
@@ -57,11 +78,14 @@ impl fmt::Display for Tag {
     }
 }
 
-impl TryFrom<String> for Tag {
-    type Error = TagError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Tag::parse(&value)
+/// Reading back a stored tag never fails: it was valid when written.
+impl From<String> for Tag {
+    fn from(text: String) -> Self {
+        let (key, value) = text.split_once(':').unwrap_or((text.as_str(), ""));
+        Tag {
+            key: key.to_string(),
+            value: value.to_string(),
+        }
     }
 }
 
@@ -84,8 +108,28 @@ mod tests {
     }
 
     #[test]
+    fn values_from_data_are_made_filterable() {
+        assert_eq!(Tag::new("os_name", "").to_string(), "os_name:_");
+        assert_eq!(
+            Tag::new("os_architecture", " AMD64,team:x\n").to_string(),
+            "os_architecture:amd64_team:x"
+        );
+        let stored: Tag = serde_json::from_str("\"os_name:\"").unwrap();
+        assert_eq!(stored.key(), "os_name");
+    }
+
+    #[test]
     fn rejects_malformed() {
-        for bad in ["team", ":x", "team:", "a:b,c", " : "] {
+        for bad in [
+            "team",
+            ":x",
+            "team:",
+            "a:b,c",
+            " : ",
+            "my team:x",
+            "st*r:z",
+            "-neg:y",
+        ] {
             assert!(Tag::parse(bad).is_err(), "{bad}");
         }
     }

@@ -15,6 +15,9 @@
 use imagedex_model::ImageRecord;
 use std::fmt;
 
+/// The most terms a filter takes; more is a 400, not minutes of matching.
+pub const MAX_TERMS: usize = 64;
+
 /// A malformed filter: the 1-based character position of the bad term, the term, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("term '{token}' at position {position} {reason}")]
@@ -57,7 +60,7 @@ impl TagFilter {
             return Ok(TagFilter { terms });
         }
         let mut offset = 0;
-        for raw in input.split(',') {
+        for (index, raw) in input.split(',').enumerate() {
             let position = input[..offset].chars().count() + 1;
             offset += raw.len() + 1;
             let error = |reason| FilterError {
@@ -66,6 +69,11 @@ impl TagFilter {
                 reason,
             };
 
+            if index == MAX_TERMS {
+                return Err(error(
+                    "is one term too many: a filter takes at most 64 terms",
+                ));
+            }
             let text = raw.trim();
             if text.is_empty() {
                 return Err(error("is empty: remove the extra ','"));
@@ -205,6 +213,11 @@ mod tests {
         assert!(TagFilter::parse(":x").is_err());
         assert!(TagFilter::parse("x:").is_err());
         assert!(TagFilter::parse("a*:x").is_err());
+        let many = vec!["a:*"; 65].join(",");
+        assert!(TagFilter::parse(&many)
+            .unwrap_err()
+            .to_string()
+            .contains("at most 64 terms"));
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub enum ApiError {
     Forbidden,
     #[error("Not found")]
     NotFound,
+    #[error("Method not allowed")]
+    MethodNotAllowed,
     /// The detail goes to the log, never to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -38,6 +40,10 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "Forbidden".to_string()),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "Not found".to_string()),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed".to_string(),
+            ),
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "request failed");
                 (

@@ -2,6 +2,7 @@
 //! time, in the exact shape Datadog's clients parse.
 
 use crate::auth::Authenticated;
+use crate::catalog::Snapshot;
 use crate::links::LinkBuilder;
 use crate::{ApiError, AppState};
 use axum::extract::{OriginalUri, State};
@@ -28,7 +29,19 @@ pub async fn list_container_images(
     let snapshot = state.catalog.snapshot(org).await?;
     let links = LinkBuilder::new(state.public_url.as_deref(), &headers, &uri);
 
-    let body = match &query {
+    // Filtering, sorting and grouping are CPU work: keep them off the async workers.
+    tokio::task::spawn_blocking(move || render(&snapshot, &query, &params, &links))
+        .await
+        .map_err(|e| ApiError::Internal(format!("query evaluation failed: {e}")))
+}
+
+fn render(
+    snapshot: &Snapshot,
+    query: &ListQuery,
+    params: &ListParams,
+    links: &LinkBuilder,
+) -> Response {
+    match query {
         ListQuery::Images(q) => {
             let page = list_images(snapshot.records(), q);
             let data: Vec<ImageItem> = page
@@ -38,11 +51,11 @@ pub async fn list_container_images(
                 .collect();
             respond(
                 data,
-                &params,
+                params,
                 q.page_size,
                 page.total,
                 page.next_cursor,
-                &links,
+                links,
             )
         }
         ListQuery::Groups(q) => {
@@ -51,19 +64,18 @@ pub async fn list_container_images(
             let data: Vec<GroupItem> = page
                 .groups
                 .iter()
-                .map(|g| GroupItem::new(g, filter, &links))
+                .map(|g| GroupItem::new(g, filter, links))
                 .collect();
             respond(
                 data,
-                &params,
+                params,
                 q.page_size,
                 page.total,
                 page.next_cursor,
-                &links,
+                links,
             )
         }
-    };
-    Ok(body)
+    }
 }
 
 /// Decodes the query string as a form (`%5B`, `%2C`, `+` for a space); raw brackets work too.

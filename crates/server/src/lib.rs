@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
             get(images::list_container_images),
         )
         .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -89,7 +90,7 @@ async fn log_request(request: Request, next: Next) -> Response {
         http.method = %method,
         http.path = %path,
         http.status = response.status().as_u16(),
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        duration_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
         "request"
     );
     response

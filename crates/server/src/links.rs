@@ -41,7 +41,10 @@ impl LinkBuilder {
                 let host = headers
                     .get(axum::http::header::HOST)
                     .and_then(|h| h.to_str().ok())
-                    .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
+                    .filter(|h| {
+                        h.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+                    })
                     .unwrap_or("localhost");
                 format!("http://{host}")
             }

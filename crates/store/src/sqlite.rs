@@ -32,7 +32,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(120));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
