@@ -4,6 +4,7 @@
 mod apply;
 pub mod keys;
 mod postgres;
+mod sql;
 mod sqlite;
 
 use async_trait::async_trait;

@@ -1,0 +1,310 @@
+//! The SQL every backend shares. One text serves SQLite and PostgreSQL alike (numbered `$n`
+//! placeholders, `ON CONFLICT`, `RETURNING`); what differs (connecting, migrating, and how a
+//! transaction begins) stays in each backend's module as two inherent methods:
+//! `begin_write(&self, org)`, which must serialise the organisation's writers so its change feed
+//! is in commit order, and `begin_read(&self)`, which must read one consistent state.
+//!
+//! sqlx's generic bounds over "any database" would be longer than the code, so a macro stamps
+//! the one implementation out for each backend's concrete types.
+
+/// Implements [`crate::Store`] for `$store` (with a `pool` field of `$db`), and the write
+/// path's row operations for a transaction wrapper named `$write`.
+macro_rules! impl_sql_store {
+    ($store:ident, $write:ident, $db:ty) => {
+        // One anonymous scope per backend, so the shared code can name things briefly.
+        const _: () = {
+            use $crate::apply::{apply, decode, now, WriteTx};
+            use $crate::keys::{hash_key, hashes_match};
+            use $crate::{
+                valid_org_name, ApplyOutcome, ChangeBatch, KeyPair, Org, OrgId, Store, StoreError,
+            };
+            use async_trait::async_trait;
+            use imagedex_model::{ImageRecord, Observation};
+            use sqlx::{Row, Transaction};
+            use std::collections::BTreeSet;
+
+            #[async_trait]
+            impl Store for $store {
+                async fn create_org(&self, name: &str) -> Result<Org, StoreError> {
+                    if !valid_org_name(name) {
+                        return Err(StoreError::InvalidOrgName(name.to_string()));
+                    }
+                    let id: Option<i64> =
+                        sqlx::query_scalar("INSERT INTO orgs (name, created_at) VALUES ($1, $2) \
+                             ON CONFLICT DO NOTHING RETURNING id")
+                            .bind(name)
+                            .bind(now())
+                            .fetch_optional(&self.pool)
+                            .await?;
+                    match id {
+                        Some(id) => Ok(Org {
+                            id: OrgId(id),
+                            name: name.to_string(),
+                        }),
+                        None => Err(StoreError::OrgExists(name.to_string())),
+                    }
+                }
+
+                async fn find_org(&self, name: &str) -> Result<Option<Org>, StoreError> {
+                    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM orgs WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    Ok(id.map(|id| Org {
+                        id: OrgId(id),
+                        name: name.to_string(),
+                    }))
+                }
+
+                async fn create_key_pair(&self, org: OrgId) -> Result<KeyPair, StoreError> {
+                    let pair = KeyPair::generate();
+                    let mut tx = self.begin_write(org).await?;
+                    for (kind, key) in [("api", &pair.api_key), ("app", &pair.app_key)] {
+                        let hashed = hash_key(key);
+                        sqlx::query("INSERT INTO api_keys (org_id, kind, lookup, hash, created_at) \
+                             VALUES ($1, $2, $3, $4, $5)")
+                            .bind(org.0)
+                            .bind(kind)
+                            .bind(&hashed.lookup)
+                            .bind(&hashed.hash[..])
+                            .bind(now())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(pair)
+                }
+
+                async fn authenticate(
+                    &self,
+                    api_key: &str,
+                    app_key: &str,
+                ) -> Result<Option<OrgId>, StoreError> {
+                    let mut orgs = [None, None];
+                    for (slot, (kind, key)) in orgs.iter_mut().zip([("api", api_key), ("app", app_key)]) {
+                        let presented = hash_key(key);
+                        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+                            "SELECT org_id, hash FROM api_keys WHERE kind = $1 AND lookup = $2",
+                        )
+                        .bind(kind)
+                        .bind(&presented.lookup)
+                        .fetch_all(&self.pool)
+                        .await?;
+                        for (org, stored) in rows {
+                            if hashes_match(&stored, &presented.hash) {
+                                *slot = Some(OrgId(org));
+                            }
+                        }
+                    }
+                    Ok(match orgs {
+                        [Some(a), Some(b)] if a == b => Some(a),
+                        _ => None,
+                    })
+                }
+
+                async fn apply_observations(
+                    &self,
+                    org: OrgId,
+                    observations: &[Observation],
+                ) -> Result<ApplyOutcome, StoreError> {
+                    let mut tx = $write(self.begin_write(org).await?);
+                    let outcome = apply(&mut tx, org, observations).await?;
+                    tx.0.commit().await?;
+                    Ok(outcome)
+                }
+
+                async fn change_seq(&self, org: OrgId) -> Result<i64, StoreError> {
+                    let seq: Option<i64> =
+                        sqlx::query_scalar("SELECT max(seq) FROM changes WHERE org_id = $1")
+                            .bind(org.0)
+                            .fetch_one(&self.pool)
+                            .await?;
+                    Ok(seq.unwrap_or(0))
+                }
+
+                async fn load_images(&self, org: OrgId) -> Result<(i64, Vec<ImageRecord>), StoreError> {
+                    let mut tx = self.begin_read().await?;
+                    let seq: Option<i64> =
+                        sqlx::query_scalar("SELECT max(seq) FROM changes WHERE org_id = $1")
+                            .bind(org.0)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    let bodies: Vec<String> =
+                        sqlx::query_scalar("SELECT body FROM images WHERE org_id = $1 ORDER BY id")
+                            .bind(org.0)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    tx.commit().await?;
+                    let records = bodies
+                        .iter()
+                        .map(|b| decode(b))
+                        .collect::<Result<Vec<ImageRecord>, _>>()?;
+                    Ok((seq.unwrap_or(0), records))
+                }
+
+                async fn changes_since(&self, org: OrgId, seq: i64) -> Result<ChangeBatch, StoreError> {
+                    let mut tx = self.begin_read().await?;
+                    let rows = sqlx::query(
+                        "SELECT seq, image_id FROM changes WHERE org_id = $1 AND seq > $2 ORDER BY seq",
+                    )
+                    .bind(org.0)
+                    .bind(seq)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut batch = ChangeBatch {
+                        seq,
+                        ..ChangeBatch::default()
+                    };
+                    let mut ids = BTreeSet::new();
+                    for row in rows {
+                        batch.seq = batch.seq.max(row.get(0));
+                        ids.insert(row.get::<String, _>(1));
+                    }
+                    for id in ids {
+                        let body: Option<String> =
+                            sqlx::query_scalar("SELECT body FROM images WHERE org_id = $1 AND id = $2")
+                                .bind(org.0)
+                                .bind(&id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        match body {
+                            Some(body) => batch.upserted.push(decode(&body)?),
+                            None => batch.removed.push(id),
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(batch)
+                }
+            }
+
+            /// The write path's row operations, inside one write transaction.
+            struct $write(Transaction<'static, $db>);
+
+            #[async_trait]
+            impl WriteTx for $write {
+                async fn observation_body(
+                    &mut self,
+                    org: OrgId,
+                    key: &str,
+                ) -> Result<Option<String>, StoreError> {
+                    Ok(sqlx::query_scalar(
+                        "SELECT body FROM observations WHERE org_id = $1 AND obs_key = $2",
+                    )
+                    .bind(org.0)
+                    .bind(key)
+                    .fetch_optional(&mut *self.0)
+                    .await?)
+                }
+
+                async fn upsert_observation(
+                    &mut self,
+                    org: OrgId,
+                    key: &str,
+                    name: &str,
+                    body: &str,
+                    at: &str,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO observations (org_id, obs_key, name, body, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id, obs_key) \
+                         DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                    )
+                    .bind(org.0)
+                    .bind(key)
+                    .bind(name)
+                    .bind(body)
+                    .bind(at)
+                    .execute(&mut *self.0)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn observations_of(
+                    &mut self,
+                    org: OrgId,
+                    name: &str,
+                ) -> Result<Vec<(String, String)>, StoreError> {
+                    Ok(sqlx::query_as(
+                        "SELECT obs_key, body FROM observations WHERE org_id = $1 AND name = $2",
+                    )
+                    .bind(org.0)
+                    .bind(name)
+                    .fetch_all(&mut *self.0)
+                    .await?)
+                }
+
+                async fn delete_observation(&mut self, org: OrgId, key: &str) -> Result<(), StoreError> {
+                    sqlx::query("DELETE FROM observations WHERE org_id = $1 AND obs_key = $2")
+                        .bind(org.0)
+                        .bind(key)
+                        .execute(&mut *self.0)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn images_of(
+                    &mut self,
+                    org: OrgId,
+                    name: &str,
+                ) -> Result<Vec<(String, String)>, StoreError> {
+                    Ok(
+                        sqlx::query_as("SELECT id, body FROM images WHERE org_id = $1 AND name = $2")
+                            .bind(org.0)
+                            .bind(name)
+                            .fetch_all(&mut *self.0)
+                            .await?,
+                    )
+                }
+
+                async fn upsert_image(
+                    &mut self,
+                    org: OrgId,
+                    id: &str,
+                    name: &str,
+                    body: &str,
+                    at: &str,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO images (org_id, id, name, body, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id, id) \
+                         DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                    )
+                    .bind(org.0)
+                    .bind(id)
+                    .bind(name)
+                    .bind(body)
+                    .bind(at)
+                    .execute(&mut *self.0)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn delete_image(&mut self, org: OrgId, id: &str) -> Result<(), StoreError> {
+                    sqlx::query("DELETE FROM images WHERE org_id = $1 AND id = $2")
+                        .bind(org.0)
+                        .bind(id)
+                        .execute(&mut *self.0)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn record_change(
+                    &mut self,
+                    org: OrgId,
+                    id: &str,
+                    at: &str,
+                ) -> Result<(), StoreError> {
+                    sqlx::query("INSERT INTO changes (org_id, image_id, at) VALUES ($1, $2, $3)")
+                        .bind(org.0)
+                        .bind(id)
+                        .bind(at)
+                        .execute(&mut *self.0)
+                        .await?;
+                    Ok(())
+                }
+            }
+        };
+    };
+}
+
+pub(crate) use impl_sql_store;
