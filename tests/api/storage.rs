@@ -221,3 +221,54 @@ async fn concurrent_writers_leave_a_consistent_feed() {
     )
     .await;
 }
+
+/// A SQLite database written before observations carried their identity refs (schema 0001)
+/// is upgraded in place: its observations are found again, so re-applying them is a no-op.
+#[tokio::test]
+async fn sqlite_upgrade_backfills_identity_refs() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let pool = SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true),
+    )
+    .await
+    .unwrap();
+    let migrations =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/store/migrations/sqlite");
+    let mut first = sqlx::migrate::Migrator::new(migrations).await.unwrap();
+    first.migrations = first.migrations[..1].to_vec().into();
+    first.run(&pool).await.unwrap();
+
+    let observations: Vec<Observation> = fixture_observations().concat();
+    sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES (1, 'acme', '2026-01-01')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for obs in &observations {
+        sqlx::query(
+            "INSERT INTO observations (org_id, obs_key, name, body, updated_at) \
+             VALUES (1, $1, $2, $3, '2026-01-01')",
+        )
+        .bind(obs.key())
+        .bind(obs.name.to_string())
+        .bind(serde_json::to_string(obs).unwrap())
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let store = imagedex_store::open(&path.display().to_string())
+        .await
+        .unwrap();
+    let org = store.find_org("acme").await.unwrap().unwrap();
+    let outcome = store
+        .apply_observations(org.id, &observations)
+        .await
+        .unwrap();
+    assert_eq!(outcome.observations_changed, 0, "{outcome:?}");
+}

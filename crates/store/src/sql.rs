@@ -7,21 +7,25 @@
 //! sqlx's generic bounds over "any database" would be longer than the code, so a macro stamps
 //! the one implementation out for each backend's concrete types.
 
+/// The most rows one statement carries: 7 bound values per row stay far below the bind limits
+/// of SQLite (32,766) and PostgreSQL (65,535).
+pub(crate) const CHUNK_ROWS: usize = 1000;
+
 /// Implements [`crate::Store`] for `$store` (with a `pool` field of `$db`), and the write
 /// path's row operations for a transaction wrapper named `$write`.
 macro_rules! impl_sql_store {
     ($store:ident, $write:ident, $db:ty) => {
         // One anonymous scope per backend, so the shared code can name things briefly.
         const _: () = {
-            use $crate::apply::{apply, decode, now, WriteTx};
+            use $crate::apply::{apply, decode, now, ImageRow, ObservationRow, RefColumn, WriteTx};
             use $crate::keys::{hash_key, hashes_match};
             use $crate::{
                 valid_org_name, ApplyOutcome, ChangeBatch, KeyPair, Org, OrgId, Store, StoreError,
             };
             use async_trait::async_trait;
             use imagedex_model::{ImageRecord, Observation};
-            use sqlx::{Row, Transaction};
-            use std::collections::BTreeSet;
+            use sqlx::{QueryBuilder, Row, Transaction};
+            use std::collections::{BTreeSet, HashMap};
 
             #[async_trait]
             impl Store for $store {
@@ -160,19 +164,16 @@ macro_rules! impl_sql_store {
                         batch.seq = batch.seq.max(row.get(0));
                         ids.insert(row.get::<String, _>(1));
                     }
+                    let ids: Vec<String> = ids.into_iter().collect();
+                    let mut bodies: HashMap<String, String> =
+                        image_bodies(&mut tx, org, &ids).await?.into_iter().collect();
+                    tx.commit().await?;
                     for id in ids {
-                        let body: Option<String> =
-                            sqlx::query_scalar("SELECT body FROM images WHERE org_id = $1 AND id = $2")
-                                .bind(org.0)
-                                .bind(&id)
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                        match body {
+                        match bodies.remove(&id) {
                             Some(body) => batch.upserted.push(decode(&body)?),
                             None => batch.removed.push(id),
                         }
                     }
-                    tx.commit().await?;
                     Ok(batch)
                 }
             }
@@ -182,126 +183,156 @@ macro_rules! impl_sql_store {
 
             #[async_trait]
             impl WriteTx for $write {
-                async fn observation_body(
+                async fn observations_by_ref(
                     &mut self,
                     org: OrgId,
-                    key: &str,
-                ) -> Result<Option<String>, StoreError> {
-                    Ok(sqlx::query_scalar(
-                        "SELECT body FROM observations WHERE org_id = $1 AND obs_key = $2",
-                    )
-                    .bind(org.0)
-                    .bind(key)
-                    .fetch_optional(&mut *self.0)
-                    .await?)
-                }
-
-                async fn upsert_observation(
-                    &mut self,
-                    org: OrgId,
-                    key: &str,
-                    name: &str,
-                    body: &str,
-                    at: &str,
-                ) -> Result<(), StoreError> {
-                    sqlx::query(
-                        "INSERT INTO observations (org_id, obs_key, name, body, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id, obs_key) \
-                         DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-                    )
-                    .bind(org.0)
-                    .bind(key)
-                    .bind(name)
-                    .bind(body)
-                    .bind(at)
-                    .execute(&mut *self.0)
-                    .await?;
-                    Ok(())
-                }
-
-                async fn observations_of(
-                    &mut self,
-                    org: OrgId,
-                    name: &str,
+                    column: RefColumn,
+                    refs: &[String],
                 ) -> Result<Vec<(String, String)>, StoreError> {
-                    Ok(sqlx::query_as(
-                        "SELECT obs_key, body FROM observations WHERE org_id = $1 AND name = $2",
-                    )
-                    .bind(org.0)
-                    .bind(name)
-                    .fetch_all(&mut *self.0)
-                    .await?)
+                    let mut found = Vec::new();
+                    for chunk in refs.chunks($crate::sql::CHUNK_ROWS) {
+                        let mut query = QueryBuilder::<$db>::new(
+                            "SELECT obs_key, body FROM observations WHERE org_id = ",
+                        );
+                        query.push_bind(org.0);
+                        query.push(format_args!(" AND {} IN ", column.column()));
+                        push_list(&mut query, chunk);
+                        found.extend(query.build_query_as().fetch_all(&mut *self.0).await?);
+                    }
+                    Ok(found)
                 }
 
-                async fn delete_observation(&mut self, org: OrgId, key: &str) -> Result<(), StoreError> {
-                    sqlx::query("DELETE FROM observations WHERE org_id = $1 AND obs_key = $2")
-                        .bind(org.0)
-                        .bind(key)
-                        .execute(&mut *self.0)
-                        .await?;
+                async fn upsert_observations(
+                    &mut self,
+                    org: OrgId,
+                    rows: &[ObservationRow],
+                    at: &str,
+                ) -> Result<(), StoreError> {
+                    for chunk in rows.chunks($crate::sql::CHUNK_ROWS) {
+                        let mut query = QueryBuilder::<$db>::new(
+                            "INSERT INTO observations \
+                             (org_id, obs_key, name, digest_ref, id_ref, body, updated_at) ",
+                        );
+                        query.push_values(chunk, |mut row, obs| {
+                            row.push_bind(org.0)
+                                .push_bind(&obs.key)
+                                .push_bind(&obs.name)
+                                .push_bind(&obs.digest_ref)
+                                .push_bind(&obs.id_ref)
+                                .push_bind(&obs.body)
+                                .push_bind(at);
+                        });
+                        query.push(
+                            " ON CONFLICT (org_id, obs_key) DO UPDATE SET \
+                             body = excluded.body, updated_at = excluded.updated_at",
+                        );
+                        query.build().execute(&mut *self.0).await?;
+                    }
                     Ok(())
                 }
 
-                async fn images_of(
+                async fn delete_observations(
                     &mut self,
                     org: OrgId,
-                    name: &str,
+                    keys: &[String],
+                ) -> Result<(), StoreError> {
+                    for chunk in keys.chunks($crate::sql::CHUNK_ROWS) {
+                        let mut query =
+                            QueryBuilder::<$db>::new("DELETE FROM observations WHERE org_id = ");
+                        query.push_bind(org.0).push(" AND obs_key IN ");
+                        push_list(&mut query, chunk);
+                        query.build().execute(&mut *self.0).await?;
+                    }
+                    Ok(())
+                }
+
+                async fn image_bodies(
+                    &mut self,
+                    org: OrgId,
+                    ids: &[String],
                 ) -> Result<Vec<(String, String)>, StoreError> {
-                    Ok(
-                        sqlx::query_as("SELECT id, body FROM images WHERE org_id = $1 AND name = $2")
-                            .bind(org.0)
-                            .bind(name)
-                            .fetch_all(&mut *self.0)
-                            .await?,
-                    )
+                    image_bodies(&mut self.0, org, ids).await
                 }
 
-                async fn upsert_image(
+                async fn upsert_images(
                     &mut self,
                     org: OrgId,
-                    id: &str,
-                    name: &str,
-                    body: &str,
+                    rows: &[ImageRow],
                     at: &str,
                 ) -> Result<(), StoreError> {
-                    sqlx::query(
-                        "INSERT INTO images (org_id, id, name, body, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id, id) \
-                         DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-                    )
-                    .bind(org.0)
-                    .bind(id)
-                    .bind(name)
-                    .bind(body)
-                    .bind(at)
-                    .execute(&mut *self.0)
-                    .await?;
+                    for chunk in rows.chunks($crate::sql::CHUNK_ROWS) {
+                        let mut query = QueryBuilder::<$db>::new(
+                            "INSERT INTO images (org_id, id, name, body, updated_at) ",
+                        );
+                        query.push_values(chunk, |mut row, image| {
+                            row.push_bind(org.0)
+                                .push_bind(&image.id)
+                                .push_bind(&image.name)
+                                .push_bind(&image.body)
+                                .push_bind(at);
+                        });
+                        query.push(
+                            " ON CONFLICT (org_id, id) DO UPDATE SET \
+                             body = excluded.body, updated_at = excluded.updated_at",
+                        );
+                        query.build().execute(&mut *self.0).await?;
+                    }
                     Ok(())
                 }
 
-                async fn delete_image(&mut self, org: OrgId, id: &str) -> Result<(), StoreError> {
-                    sqlx::query("DELETE FROM images WHERE org_id = $1 AND id = $2")
-                        .bind(org.0)
-                        .bind(id)
-                        .execute(&mut *self.0)
-                        .await?;
+                async fn delete_images(&mut self, org: OrgId, ids: &[String]) -> Result<(), StoreError> {
+                    for chunk in ids.chunks($crate::sql::CHUNK_ROWS) {
+                        let mut query = QueryBuilder::<$db>::new("DELETE FROM images WHERE org_id = ");
+                        query.push_bind(org.0).push(" AND id IN ");
+                        push_list(&mut query, chunk);
+                        query.build().execute(&mut *self.0).await?;
+                    }
                     Ok(())
                 }
 
-                async fn record_change(
+                async fn record_changes(
                     &mut self,
                     org: OrgId,
-                    id: &str,
+                    ids: &[String],
                     at: &str,
                 ) -> Result<(), StoreError> {
-                    sqlx::query("INSERT INTO changes (org_id, image_id, at) VALUES ($1, $2, $3)")
-                        .bind(org.0)
-                        .bind(id)
-                        .bind(at)
-                        .execute(&mut *self.0)
-                        .await?;
+                    for chunk in ids.chunks($crate::sql::CHUNK_ROWS) {
+                        let mut query =
+                            QueryBuilder::<$db>::new("INSERT INTO changes (org_id, image_id, at) ");
+                        query.push_values(chunk, |mut row, id| {
+                            row.push_bind(org.0).push_bind(id).push_bind(at);
+                        });
+                        query.build().execute(&mut *self.0).await?;
+                    }
                     Ok(())
                 }
+            }
+
+            /// (id, body) of the records among `ids` that exist.
+            async fn image_bodies(
+                tx: &mut Transaction<'static, $db>,
+                org: OrgId,
+                ids: &[String],
+            ) -> Result<Vec<(String, String)>, StoreError> {
+                let mut found = Vec::new();
+                for chunk in ids.chunks($crate::sql::CHUNK_ROWS) {
+                    let mut query =
+                        QueryBuilder::<$db>::new("SELECT id, body FROM images WHERE org_id = ");
+                    query.push_bind(org.0).push(" AND id IN ");
+                    push_list(&mut query, chunk);
+                    found.extend(query.build_query_as().fetch_all(&mut **tx).await?);
+                }
+                Ok(found)
+            }
+
+            /// Appends `(v1, v2, ...)` with each value bound.
+            fn push_list<'a>(query: &mut QueryBuilder<'a, $db>, values: &'a [String]) {
+                query.push("(");
+                let mut list = query.separated(", ");
+                for value in values {
+                    list.push_bind(value);
+                }
+                list.push_unseparated(")");
             }
         };
     };
