@@ -8,7 +8,7 @@ mod serve;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use imagedex_store::{Org, Store};
+use imagedex_store::{Org, Store, StoreOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,9 +23,20 @@ pub const DEFAULT_ORG: &str = "default";
     about = "An inventory of container images with a Datadog-compatible API"
 )]
 pub struct Cli {
-    /// Database URL: sqlite://PATH or a file path [default: imagedex.db in the user's data directory]
+    /// Database URL: sqlite://PATH, a file path, or postgres://USER@HOST/DB (TLS with
+    /// ?sslmode=verify-full&sslrootcert=CA.pem) [default: imagedex.db in the user's data directory]
     #[arg(long, global = true, env = "IMAGEDEX_DATABASE_URL", value_name = "URL")]
     database: Option<String>,
+
+    /// Most database connections this process opens [default: 8 for PostgreSQL, 4 for SQLite]
+    #[arg(long, global = true, env = "IMAGEDEX_DB_POOL_SIZE", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    db_pool_size: Option<u32>,
+
+    /// PostgreSQL statement timeout, such as 30s or 500ms [default: none]
+    #[arg(long, global = true, env = "IMAGEDEX_DB_STATEMENT_TIMEOUT", value_name = "DURATION",
+          value_parser = humantime::parse_duration)]
+    db_statement_timeout: Option<std::time::Duration>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -57,7 +68,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 Some(url) => url,
                 None => data_dir()?.join("imagedex.db").display().to_string(),
             };
-            let store = imagedex_store::open(&url)
+            let options = StoreOptions {
+                pool_size: cli.db_pool_size,
+                statement_timeout: cli.db_statement_timeout,
+            };
+            let store = imagedex_store::open_with(&url, &options)
                 .await
                 .with_context(|| format!("opening database {url}"))?;
             match command {

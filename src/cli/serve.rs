@@ -33,8 +33,14 @@ pub async fn serve_on(
     let address = listener
         .local_addr()
         .context("reading the listening address")?;
+    let state = AppState::new(store, public_url);
+    state
+        .catalog
+        .watch()
+        .await
+        .context("listening for changes")?;
     tracing::info!(listen = %address, "serving the API");
-    imagedex_server::serve(listener, AppState::new(store, public_url))
+    imagedex_server::serve(listener, state)
         .await
         .context("serving")?;
     Ok(ExitCode::SUCCESS)

@@ -1,11 +1,19 @@
 //! The catalog: each organisation's records in memory, as immutable snapshots brought up to
-//! date from the store's change feed before a request reads them. A request holds one snapshot
-//! from start to end, so its total, page and next cursor always agree.
+//! date from the store's change feed. A request holds one snapshot from start to end, so its
+//! total, page and next cursor always agree.
+//!
+//! How a snapshot learns of writes depends on the store. When the store pushes news of writes
+//! (PostgreSQL's LISTEN/NOTIFY), a background task catches the named organisation up as soon
+//! as news arrives, and requests read the latest snapshot without asking the database. When it
+//! cannot (SQLite, whose writers may be other processes), each request first compares the
+//! organisation's change sequence number, so a write is visible to the next request after it
+//! commits.
 
 use imagedex_model::ImageRecord;
-use imagedex_store::{OrgId, Store, StoreError};
+use imagedex_store::{ChangeEvent, ChangeSubscription, OrgId, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// One organisation's records at one point of the change feed.
 pub struct Snapshot {
@@ -30,37 +38,109 @@ impl Snapshot {
     }
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<Arc<Snapshot>>>>;
+/// One organisation's place in the catalog: the current snapshot, and a lock that lets one
+/// caller at a time bring it up to date.
+#[derive(Default)]
+struct Slot {
+    current: RwLock<Option<Arc<Snapshot>>>,
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    fn current(&self) -> Option<Arc<Snapshot>> {
+        self.current
+            .read()
+            .expect("snapshot lock should not be poisoned")
+            .clone()
+    }
+}
 
 /// Snapshots of every organisation that has been asked about.
 pub struct Catalog {
     store: Arc<dyn Store>,
-    slots: Mutex<HashMap<OrgId, Slot>>,
+    slots: Mutex<HashMap<OrgId, Arc<Slot>>>,
+    /// Whether news of writes is being pushed to [`Catalog::watch`].
+    pushed: AtomicBool,
 }
 
 impl Catalog {
+    /// A catalog over `store`; call [`Catalog::watch`] to follow pushed news of writes.
     pub fn new(store: Arc<dyn Store>) -> Self {
         Catalog {
             store,
             slots: Mutex::new(HashMap::new()),
+            pushed: AtomicBool::new(false),
         }
     }
 
-    /// The organisation's current snapshot: every write committed before the call is in it.
+    /// Follows the store's news of writes from a task of its own, when the store pushes it.
+    pub async fn watch(self: &Arc<Self>) -> Result<(), StoreError> {
+        if let Some(subscription) = self.store.subscribe().await? {
+            tokio::spawn(self.clone().follow(subscription));
+        }
+        Ok(())
+    }
+
+    async fn follow(self: Arc<Self>, mut subscription: ChangeSubscription) {
+        while let Some(event) = subscription.recv().await {
+            let orgs = match event {
+                ChangeEvent::Org(org) => vec![org],
+                ChangeEvent::Resync => {
+                    self.pushed.store(true, Ordering::Release);
+                    self.known_orgs()
+                }
+            };
+            for org in orgs {
+                if let Err(error) = self.refresh(org).await {
+                    tracing::warn!(org.id = org.0, error = %error, "catching up failed");
+                }
+            }
+        }
+        // The store is gone; requests fall back to asking it themselves.
+        self.pushed.store(false, Ordering::Release);
+    }
+
+    fn known_orgs(&self) -> Vec<OrgId> {
+        let slots = self
+            .slots
+            .lock()
+            .expect("catalog lock should not be poisoned");
+        slots.keys().copied().collect()
+    }
+
+    fn slot(&self, org: OrgId) -> Arc<Slot> {
+        let mut slots = self
+            .slots
+            .lock()
+            .expect("catalog lock should not be poisoned");
+        slots.entry(org).or_default().clone()
+    }
+
+    /// The organisation's current snapshot: every write committed before the call is in it
+    /// (with pushed news: every write whose news has arrived, within milliseconds).
     pub async fn snapshot(&self, org: OrgId) -> Result<Arc<Snapshot>, StoreError> {
-        let seq = self.store.change_seq(org).await?;
-        let slot = {
-            let mut slots = self
-                .slots
-                .lock()
-                .expect("catalog lock should not be poisoned");
-            slots.entry(org).or_default().clone()
-        };
-        let mut current = slot.lock().await;
-        let next = match current.as_ref() {
-            Some(snapshot) if snapshot.seq >= seq => return Ok(snapshot.clone()),
+        let slot = self.slot(org);
+        if let Some(current) = slot.current() {
+            if self.pushed.load(Ordering::Acquire) {
+                return Ok(current);
+            }
+            if current.seq >= self.store.change_seq(org).await? {
+                return Ok(current);
+            }
+        }
+        self.refresh(org).await
+    }
+
+    /// Brings the organisation's snapshot up to the store's latest change.
+    async fn refresh(&self, org: OrgId) -> Result<Arc<Snapshot>, StoreError> {
+        let slot = self.slot(org);
+        let _only_one = slot.refreshing.lock().await;
+        let next = match slot.current() {
             Some(snapshot) => {
                 let batch = self.store.changes_since(org, snapshot.seq).await?;
+                if batch.seq == snapshot.seq {
+                    return Ok(snapshot);
+                }
                 let mut by_id = snapshot.by_id.clone();
                 for id in batch.removed {
                     by_id.remove(&id);
@@ -82,7 +162,10 @@ impl Catalog {
             }
         };
         let next = Arc::new(next);
-        *current = Some(next.clone());
+        *slot
+            .current
+            .write()
+            .expect("snapshot lock should not be poisoned") = Some(next.clone());
         Ok(next)
     }
 }

@@ -17,6 +17,9 @@ pub enum ApiError {
     NotFound,
     #[error("Method not allowed")]
     MethodNotAllowed,
+    /// The database stayed out of reach through the store's retries.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// The detail goes to the log, never to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -30,7 +33,10 @@ impl From<QueryError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            StoreError::Unavailable(detail) => ApiError::Unavailable(detail),
+            e => ApiError::Internal(e.to_string()),
+        }
     }
 }
 
@@ -44,6 +50,13 @@ impl IntoResponse for ApiError {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "Method not allowed".to_string(),
             ),
+            ApiError::Unavailable(detail) => {
+                tracing::error!(error = %detail, "database out of reach");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable: the database is out of reach, retry later".to_string(),
+                )
+            }
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "request failed");
                 (

@@ -1,18 +1,22 @@
-//! Storage of imagedex: the [`Store`] trait every backend implements, and the embedded SQLite
-//! backend. The store is the source of truth; the server's in-memory state is rebuilt from it.
+//! Storage of imagedex: the [`Store`] trait every backend implements, the embedded SQLite
+//! backend and the PostgreSQL one, and retries while a database is out of reach. The store is
+//! the source of truth; the server's in-memory state is rebuilt from it.
 
 mod apply;
 pub mod keys;
 mod postgres;
+pub mod retry;
 mod sql;
 mod sqlite;
 
 use async_trait::async_trait;
 use imagedex_model::{ImageRecord, Observation};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use keys::KeyPair;
 pub use postgres::PgStore;
+pub use retry::Retrying;
 pub use sqlite::SqliteStore;
 
 /// An organisation's numeric id; every stored row carries one.
@@ -35,12 +39,42 @@ pub struct ApplyOutcome {
     pub images_removed: u64,
 }
 
+impl ApplyOutcome {
+    /// Whether any record was created, updated or removed.
+    pub fn images_changed(&self) -> bool {
+        self.images_created + self.images_updated + self.images_removed > 0
+    }
+}
+
 /// The records changed since a sequence number, and the sequence number they bring one to.
 #[derive(Debug, Clone, Default)]
 pub struct ChangeBatch {
     pub seq: i64,
     pub upserted: Vec<ImageRecord>,
     pub removed: Vec<String>,
+}
+
+/// What a node hears about writes made by any process on the same database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeEvent {
+    /// The organisation's change feed moved on.
+    Org(OrgId),
+    /// Notifications may have been missed (the connection was lost): catch every organisation
+    /// up by sequence number.
+    Resync,
+}
+
+/// A stream of [`ChangeEvent`]s; it ends when the store is dropped.
+pub type ChangeSubscription = tokio::sync::mpsc::Receiver<ChangeEvent>;
+
+/// Connection settings beyond the URL. TLS is set in a PostgreSQL URL
+/// (`?sslmode=verify-full&sslrootcert=/path/ca.pem`).
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// Most connections in the pool [default: 8 for PostgreSQL, 4 for SQLite].
+    pub pool_size: Option<u32>,
+    /// PostgreSQL's `statement_timeout` for every connection [default: none].
+    pub statement_timeout: Option<Duration>,
 }
 
 /// Failures of the store. Callers branch on the kind; the database detail is for the log.
@@ -60,6 +94,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database is out of reach: {0}")]
+    Unavailable(String),
 }
 
 /// The storage every backend provides; all methods are scoped to one organisation.
@@ -100,20 +136,32 @@ pub trait Store: Send + Sync {
     async fn load_images(&self, org: OrgId) -> Result<(i64, Vec<ImageRecord>), StoreError>;
     /// The records written or removed after `seq`.
     async fn changes_since(&self, org: OrgId, seq: i64) -> Result<ChangeBatch, StoreError>;
+    /// Pushed news of writes by any process, when the backend can push it (PostgreSQL's
+    /// LISTEN/NOTIFY); `None` means readers must ask [`Store::change_seq`] themselves.
+    async fn subscribe(&self) -> Result<Option<ChangeSubscription>, StoreError>;
 }
 
 /// Opens the store a database URL names: `postgres://` or `postgresql://` means PostgreSQL;
 /// `sqlite://PATH` or a bare path means SQLite.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, &StoreOptions::default()).await
+}
+
+/// [`open`] with connection settings. Either backend's calls are retried with backoff while
+/// the database is out of reach ([`Retrying`]).
+pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
     let path = match url.split_once("://") {
-        Some(("postgres" | "postgresql", _)) => return Ok(Arc::new(PgStore::connect(url).await?)),
+        Some(("postgres" | "postgresql", _)) => {
+            return Ok(Arc::new(Retrying::new(
+                PgStore::connect(url, options).await?,
+            )))
+        }
         Some(("sqlite", path)) => path,
         Some(_) => return Err(StoreError::UnsupportedUrl(url.to_string())),
         None => url,
     };
-    Ok(Arc::new(
-        SqliteStore::open(std::path::Path::new(path)).await?,
-    ))
+    let store = SqliteStore::open(std::path::Path::new(path), options).await?;
+    Ok(Arc::new(Retrying::new(store)))
 }
 
 /// Whether an organisation name is acceptable.

@@ -1,14 +1,20 @@
 //! The PostgreSQL backend, for several API nodes on one database. Writers of one organisation
 //! are serialised by a transaction-scoped advisory lock on the organisation id, so the change
-//! feed of each organisation is in commit order.
+//! feed of each organisation is in commit order. A write that changed records notifies
+//! [`CHANNEL`] with the organisation id when it commits; each node listens there, and after a
+//! lost connection it says [`ChangeEvent::Resync`] so readers catch up by sequence number.
 //! The queries themselves are shared with SQLite (`sql.rs`).
 
-use crate::{OrgId, StoreError};
-use sqlx::postgres::PgPoolOptions;
+use crate::{ChangeEvent, ChangeSubscription, OrgId, StoreError, StoreOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
+use std::str::FromStr;
 use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The notification channel of committed writes; the payload is the organisation id.
+pub const CHANNEL: &str = "imagedex_changes";
 
 /// A store in one PostgreSQL database.
 pub struct PgStore {
@@ -16,13 +22,18 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Connects and brings the schema up to date.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        // TODO(#4): pool size, statement timeout and TLS from configuration; reconnect backoff.
+    /// Connects and brings the schema up to date. TLS and the application name come from the
+    /// URL (`sslmode`, `sslrootcert`, `application_name`).
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        let mut connect = PgConnectOptions::from_str(url)?;
+        if let Some(timeout) = options.statement_timeout {
+            let millis = timeout.as_millis().to_string();
+            connect = connect.options([("statement_timeout", millis.as_str())]);
+        }
         let pool = PgPoolOptions::new()
-            .max_connections(8)
+            .max_connections(options.pool_size.unwrap_or(8))
             .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .connect_with(connect)
             .await?;
         MIGRATOR.run(&pool).await?;
         Ok(PgStore { pool })
@@ -46,6 +57,81 @@ impl PgStore {
             .await?;
         Ok(tx)
     }
+
+    /// Notifies every listening node when the transaction commits (and not if it rolls back).
+    async fn announce_write(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        org: OrgId,
+    ) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(org.0.to_string())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Listens on [`CHANNEL`] from a task of its own until the receiver is dropped. The first
+    /// event, and the first after every reconnection, is [`ChangeEvent::Resync`]: it comes once
+    /// the listener is in place, so a catch-up after it misses nothing.
+    async fn subscribe_changes(&self) -> Result<Option<ChangeSubscription>, StoreError> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(1024);
+        let mut listener = listen(&self.pool).await?;
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let mut failures = 0u32;
+            loop {
+                if sender.send(ChangeEvent::Resync).await.is_err() {
+                    return;
+                }
+                loop {
+                    let event = match listener.try_recv().await {
+                        Ok(Some(notice)) => match notice.payload().parse() {
+                            Ok(id) => ChangeEvent::Org(OrgId(id)),
+                            Err(_) => continue,
+                        },
+                        Ok(None) => break,
+                        Err(error) => {
+                            tracing::warn!(error = %error, "change notifications failed");
+                            break;
+                        }
+                    };
+                    if sender.send(event).await.is_err() {
+                        return;
+                    }
+                }
+                tracing::warn!("lost the change notification connection, reconnecting");
+                listener = loop {
+                    match listen(&pool).await {
+                        Ok(listener) => break listener,
+                        Err(error) => {
+                            failures += 1;
+                            let delay = Duration::from_millis(50 << failures.min(6));
+                            tracing::warn!(
+                                error = %error,
+                                retry_in_ms = delay.as_millis() as u64,
+                                "cannot listen for changes, retrying"
+                            );
+                            tokio::time::sleep(delay).await;
+                        }
+                    }
+                    if sender.is_closed() {
+                        return;
+                    }
+                };
+                failures = 0;
+                tracing::info!("listening for changes again");
+            }
+        });
+        Ok(Some(receiver))
+    }
+}
+
+async fn listen(pool: &PgPool) -> Result<PgListener, StoreError> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
 }
 
 crate::sql::impl_sql_store!(PgStore, PgWrite, Postgres);

@@ -1,8 +1,10 @@
 //! The SQL every backend shares. One text serves SQLite and PostgreSQL alike (numbered `$n`
 //! placeholders, `ON CONFLICT`, `RETURNING`); what differs (connecting, migrating, and how a
-//! transaction begins) stays in each backend's module as two inherent methods:
-//! `begin_write(&self, org)`, which must serialise the organisation's writers so its change feed
-//! is in commit order, and `begin_read(&self)`, which must read one consistent state.
+//! transaction begins, how other nodes hear of a write) stays in each backend's module as
+//! inherent methods: `begin_write(&self, org)`, which must serialise the organisation's writers
+//! so its change feed is in commit order; `begin_read(&self)`, which must read one consistent
+//! state; `announce_write(&self, tx, org)`, run inside a write that changed records; and
+//! `subscribe_changes(&self)`, the other end of those announcements.
 //!
 //! sqlx's generic bounds over "any database" would be longer than the code, so a macro stamps
 //! the one implementation out for each backend's concrete types.
@@ -20,7 +22,7 @@ macro_rules! impl_sql_store {
             use $crate::apply::{apply, decode, now, ImageRow, ObservationRow, RefColumn, WriteTx};
             use $crate::keys::{hash_key, hashes_match};
             use $crate::{
-                valid_org_name, ApplyOutcome, ChangeBatch, KeyPair, Org, OrgId, Store, StoreError,
+                valid_org_name, ApplyOutcome, ChangeBatch, ChangeSubscription, KeyPair, Org, OrgId, Store, StoreError,
             };
             use async_trait::async_trait;
             use imagedex_model::{ImageRecord, Observation};
@@ -113,6 +115,9 @@ macro_rules! impl_sql_store {
                 ) -> Result<ApplyOutcome, StoreError> {
                     let mut tx = $write(self.begin_write(org).await?);
                     let outcome = apply(&mut tx, org, observations).await?;
+                    if outcome.images_changed() {
+                        self.announce_write(&mut tx.0, org).await?;
+                    }
                     tx.0.commit().await?;
                     Ok(outcome)
                 }
@@ -175,6 +180,10 @@ macro_rules! impl_sql_store {
                         }
                     }
                     Ok(batch)
+                }
+
+                async fn subscribe(&self) -> Result<Option<ChangeSubscription>, StoreError> {
+                    self.subscribe_changes().await
                 }
             }
 

@@ -2,7 +2,7 @@
 //! so concurrent writers (a server and an import command) queue instead of failing. The queries
 //! themselves are shared with PostgreSQL (`sql.rs`).
 
-use crate::{OrgId, StoreError};
+use crate::{ChangeSubscription, OrgId, StoreError, StoreOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::path::Path;
@@ -17,7 +17,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating when missing) the database file and brings its schema up to date.
-    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+    pub async fn open(path: &Path, settings: &StoreOptions) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
@@ -30,7 +30,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(120));
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(settings.pool_size.unwrap_or(4))
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
@@ -46,6 +46,20 @@ impl SqliteStore {
     /// A read transaction: in WAL mode it sees one snapshot from its first read on.
     async fn begin_read(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// Nothing to announce: readers in other processes ask for the change sequence number.
+    async fn announce_write(
+        &self,
+        _tx: &mut Transaction<'static, Sqlite>,
+        _org: OrgId,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// SQLite cannot push news of other processes' writes.
+    async fn subscribe_changes(&self) -> Result<Option<ChangeSubscription>, StoreError> {
+        Ok(None)
     }
 }
 
