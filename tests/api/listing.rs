@@ -170,6 +170,132 @@ async fn negation_and_wildcards_filter() {
     assert_eq!(total(&body), 4, "archive-named images have no registry");
 }
 
+#[tokio::test]
+async fn or_lists_filter_and_travel_in_group_links() {
+    let app = TestApp::with_fixtures().await;
+    let (_, body) = app
+        .get(&format!(
+            "{PATH}?filter[tags]=image_tag:(alpine-310+OR+centos-7)"
+        ))
+        .await;
+    assert_eq!(total(&body), 2, "{body}");
+    let (_, body) = app
+        .get(&format!(
+            "{PATH}?filter%5Btags%5D=-image_tag%3A%28alpine-310%20or%20centos-*%29"
+        ))
+        .await;
+    assert_eq!(total(&body), 8, "{body}");
+
+    // A group's related link carries the list along and lists exactly the group's images.
+    let (_, body) = app
+        .get(&format!(
+            "{PATH}?group_by=registry&filter[tags]=Image_Tag:(Alpine-310+OR+3.10)"
+        ))
+        .await;
+    let groups = body["data"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{body}");
+    for group in groups {
+        let related = group["relationships"]["container_images"]["links"]["related"]
+            .as_str()
+            .unwrap();
+        assert!(
+            related.contains("filter[tags]=Image_Tag:(Alpine-310%20OR%203.10),registry:"),
+            "{related}"
+        );
+        let (_, members) = app.get(related.strip_prefix(PUBLIC_URL).unwrap()).await;
+        assert_eq!(total(&members), 1, "{related}");
+    }
+}
+
+/// The total of images matching `filter`, sent with its spaces, '<', '>' and '=' escaped.
+async fn filtered_total(app: &TestApp, filter: &str) -> u64 {
+    let escaped = filter
+        .replace(' ', "%20")
+        .replace('<', "%3C")
+        .replace('>', "%3E")
+        .replace('=', "%3D");
+    let (status, body) = app.get(&format!("{PATH}?filter[tags]={escaped}")).await;
+    assert_eq!(status, StatusCode::OK, "{filter}: {body}");
+    total(&body)
+}
+
+#[tokio::test]
+async fn numeric_keys_compare_sizes_and_vulnerability_counts() {
+    let app = TestApp::with_fixtures().await;
+    let cases = [
+        ("vulnerability_count.critical:>0", 3),
+        ("-vulnerability_count.critical:>0", 7),
+        ("vulnerability_count.critical:(2 OR 12)", 2),
+        ("vulnerability_count.high:0", 6),
+        ("size:>=100000000", 3),
+        ("sizes:<100000000", 2),
+        ("-size:*", 5),
+        ("container_count:0,source:trivy", 10),
+    ];
+    for (filter, expected) in cases {
+        assert_eq!(filtered_total(&app, filter).await, expected, "{filter}");
+    }
+
+    let (_, body) = app
+        .get(&format!(
+            "{PATH}?filter[tags]=size:%3E%3D100000000&sort=-size"
+        ))
+        .await;
+    let sizes: Vec<i64> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["attributes"]["sizes"][0].as_i64().unwrap())
+        .collect();
+    assert_eq!(sizes, [709748736, 209451008, 204637184]);
+}
+
+#[tokio::test]
+async fn images_without_scanner_data_match_only_negated_vulnerability_terms() {
+    let app = TestApp::new().await;
+    let mut report = crate::support::fixture("centos-7.trivy.json");
+    report.as_object_mut().unwrap().remove("Results");
+    app.import_json(&report, &[]).await.unwrap();
+
+    for (filter, expected) in [
+        ("vulnerability_count.critical:*", 0),
+        ("vulnerability_count.critical:>=0", 0),
+        ("-vulnerability_count.critical:>0", 1),
+        ("-vulnerability_count.low:*", 1),
+    ] {
+        assert_eq!(filtered_total(&app, filter).await, expected, "{filter}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_numeric_terms_are_400s_naming_term_and_position() {
+    let app = TestApp::with_fixtures().await;
+    let cases = [
+        (
+            "short_image:x,size:big",
+            "invalid filter[tags]: term 'size:big' at position 15 needs a number after 'size:' \
+             (like size:>=100000000)",
+        ),
+        (
+            "team:%3E5",
+            "invalid filter[tags]: term 'team:>5' at position 1 compares the tag key 'team': \
+             comparisons apply only to the numeric keys container_count, size, \
+             vulnerability_count.critical, vulnerability_count.high, vulnerability_count.medium, \
+             vulnerability_count.low, vulnerability_count.none, vulnerability_count.unknown",
+        ),
+        (
+            "team:(a+AND+b)",
+            "invalid filter[tags]: term 'team:(a AND b)' at position 1 has AND inside '(…)', \
+             which takes only OR: to require both, write two terms (team:a,team:b)",
+        ),
+    ];
+    for (filter, message) in cases {
+        let (status, body) = app.get(&format!("{PATH}?filter[tags]={filter}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{filter}: {body}");
+        assert_eq!(body["errors"], serde_json::json!([message]), "{filter}");
+    }
+}
+
 /// The values of one attribute down a sorted listing.
 async fn sorted_values(app: &TestApp, sort: &str, pick: fn(&Value) -> Value) -> Vec<Value> {
     let (status, body) = app.get(&format!("{PATH}?sort={sort}")).await;

@@ -12,7 +12,25 @@ pub enum TagError {
     BadCharacter(String),
     #[error("tag '{0}' has a key with '*', white space or a leading '-'; keys must be usable in filters")]
     BadKey(String),
+    #[error("tag '{0}' has a key that filters read as a number of the image ({keys}); choose another key", keys = NUMERIC_KEYS.join(", "))]
+    NumericKey(String),
+    #[error("tag '{0}' has a value starting with '(', which filters read as a list of alternatives; start it with another character")]
+    ListValue(String),
 }
+
+/// Keys that the filter language reads as numbers of a record (its container count, size and
+/// vulnerability counts), never as tags: a tag given at import cannot use them.
+pub const NUMERIC_KEYS: &[&str] = &[
+    "container_count",
+    "size",
+    "sizes",
+    "vulnerability_count.critical",
+    "vulnerability_count.high",
+    "vulnerability_count.medium",
+    "vulnerability_count.low",
+    "vulnerability_count.none",
+    "vulnerability_count.unknown",
+];
 
 /// A lowercase `key:value` pair; the value may itself contain `:`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -46,7 +64,8 @@ impl Tag {
         }
     }
 
-    /// Parses `key:value`, splitting on the first `:`.
+    /// Parses `key:value`, splitting on the first `:`, as given at import: the tag must be
+    /// usable in filters exactly as written.
     pub fn parse(input: &str) -> Result<Self, TagError> {
         if input.chars().any(|c| c == ',' || c.is_control()) {
             return Err(TagError::BadCharacter(input.to_string()));
@@ -56,6 +75,12 @@ impl Tag {
                 let key = key.trim();
                 if key.starts_with('-') || key.chars().any(|c| c == '*' || c.is_whitespace()) {
                     return Err(TagError::BadKey(input.to_string()));
+                }
+                if NUMERIC_KEYS.contains(&key.to_lowercase().as_str()) {
+                    return Err(TagError::NumericKey(input.to_string()));
+                }
+                if value.trim().starts_with('(') {
+                    return Err(TagError::ListValue(input.to_string()));
                 }
                 Ok(Tag::new(key, value.trim()))
             }
@@ -129,6 +154,9 @@ mod tests {
             "my team:x",
             "st*r:z",
             "-neg:y",
+            "Size:large",
+            "vulnerability_count.high:x",
+            "note:(old)",
         ] {
             assert!(Tag::parse(bad).is_err(), "{bad}");
         }

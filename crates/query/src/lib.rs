@@ -9,8 +9,10 @@ pub mod sort;
 
 pub use cursor::CursorError;
 pub use engine::{list_groups, list_images, GroupPage, GroupRow, ImagePage};
-pub use filter::{FilterError, Pattern, TagFilter, Term};
-pub use sort::{GroupSort, ImageSort, Position, SortValue, IMAGE_SORT_KEYS};
+pub use filter::{
+    CompareOp, Condition, FilterError, NumberPattern, NumericField, Pattern, TagFilter, Term,
+};
+pub use sort::{Bucket, GroupSort, ImageSort, Position, SortValue, IMAGE_SORT_KEYS};
 
 /// The default `page[size]`.
 pub const DEFAULT_PAGE_SIZE: usize = 1000;
@@ -159,6 +161,12 @@ fn parse_group_keys(raw: &str) -> Result<Vec<String>, QueryError> {
                 "keys are tag keys without ':', '*' or spaces, such as registry",
             ));
         }
+        if filter::NumericField::from_key(&key).is_some() {
+            return Err(error(
+                "container_count, size and vulnerability_count.* are numbers, not tag keys; \
+                 group by tag keys such as registry",
+            ));
+        }
         let key = if key == "image_tags" {
             "image_tag".to_string()
         } else {
@@ -208,6 +216,7 @@ mod tests {
         assert!(err(&[("sort", "bogus")]).contains("sort 'bogus'"));
         assert!(err(&[("group_by", "registry"), ("sort", "size")]).contains("with group_by"));
         assert!(err(&[("group_by", "registry,,x")]).contains("group_by"));
+        assert!(err(&[("group_by", "registry,Sizes")]).contains("are numbers, not tag keys"));
         assert!(err(&[("cursor", "")]).contains("page[cursor]"));
     }
 

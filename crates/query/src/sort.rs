@@ -4,7 +4,7 @@
 //! come last whichever the direction; the value follows the direction; the id (or group name)
 //! is always ascending and unique, so the order is total and keyset cursors are exact.
 
-use imagedex_model::ImageRecord;
+use imagedex_model::{ImageRecord, VulnerabilityCounts};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
@@ -41,7 +41,7 @@ impl Position {
 }
 
 /// The vulnerability buckets one can sort by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Bucket {
     Critical,
     High,
@@ -49,6 +49,20 @@ pub enum Bucket {
     Low,
     None,
     Unknown,
+}
+
+impl Bucket {
+    /// The bucket's count in an image's vulnerability counts.
+    pub fn count(self, counts: &VulnerabilityCounts) -> i64 {
+        match self {
+            Bucket::Critical => counts.critical,
+            Bucket::High => counts.high,
+            Bucket::Medium => counts.medium,
+            Bucket::Low => counts.low,
+            Bucket::None => counts.none,
+            Bucket::Unknown => counts.unknown,
+        }
+    }
 }
 
 /// What images can be sorted by.
@@ -160,16 +174,9 @@ impl ImageSort {
             ImageSortField::BuiltAt => record
                 .latest_built_at()
                 .map(|t| SortValue::Int(t.timestamp())),
-            ImageSortField::Vulnerabilities(bucket) => record.vulnerabilities.map(|v| {
-                SortValue::Int(match bucket {
-                    Bucket::Critical => v.critical,
-                    Bucket::High => v.high,
-                    Bucket::Medium => v.medium,
-                    Bucket::Low => v.low,
-                    Bucket::None => v.none,
-                    Bucket::Unknown => v.unknown,
-                })
-            }),
+            ImageSortField::Vulnerabilities(bucket) => record
+                .vulnerabilities
+                .map(|v| SortValue::Int(bucket.count(&v))),
         }
     }
 
