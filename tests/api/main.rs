@@ -5,6 +5,7 @@ mod errors;
 mod groups;
 mod import;
 mod listing;
+mod nodes;
 mod snapshots;
 mod storage;
 mod support;

@@ -2,12 +2,10 @@
 //! PostgreSQL runs when `IMAGEDEX_TEST_POSTGRES_URL` names a server whose user may create
 //! databases (each test gets its own database, dropped at the end).
 
-use crate::support::{fixture_files, skip};
+use crate::support::{fixture_files, TestDatabase};
 use imagedex_ingest::parse_report;
 use imagedex_model::Observation;
 use imagedex_store::{Store, StoreError};
-use rand::Rng;
-use sqlx::Connection;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -23,35 +21,12 @@ where
         .unwrap();
     check(sqlite).await;
 
-    let Some(admin_url) = std::env::var("IMAGEDEX_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        skip(
-            &format!("{test} (PostgreSQL half)"),
-            "IMAGEDEX_TEST_POSTGRES_URL is not set",
-        );
+    let Some(database) = TestDatabase::create(&format!("{test} (PostgreSQL half)")).await else {
         return;
     };
-    let name = format!("imagedex_test_{:016x}", rand::thread_rng().gen::<u64>());
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .expect("PostgreSQL should accept the admin URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .expect("the URL should name a database");
-    let postgres = imagedex_store::open(&format!("{base}/{name}"))
-        .await
-        .unwrap();
+    let postgres = imagedex_store::open(&database.url).await.unwrap();
     check(postgres).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    database.drop_database().await;
 }
 
 fn fixture_observations() -> Vec<Vec<Observation>> {

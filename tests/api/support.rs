@@ -193,3 +193,56 @@ pub fn skip(test: &str, reason: &str) {
     // Written to stderr directly, past the test harness's capture, so a passing run shows it.
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
 }
+
+/// A PostgreSQL database of its own for one test, on the server `IMAGEDEX_TEST_POSTGRES_URL`
+/// names (its user may create databases).
+pub struct TestDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// A fresh database, or `None` (after [`skip`]) when no server is configured.
+    pub async fn create(test: &str) -> Option<TestDatabase> {
+        use rand::Rng;
+        use sqlx::Connection;
+
+        let Some(admin_url) = std::env::var("IMAGEDEX_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            skip(test, "IMAGEDEX_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let name = format!("imagedex_test_{:016x}", rand::thread_rng().gen::<u64>());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("PostgreSQL should accept the admin URL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("the URL should name a database");
+        Some(TestDatabase {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        })
+    }
+
+    /// Runs one statement as the admin user (to watch or cut other connections).
+    pub async fn admin(&self, statement: &str) {
+        use sqlx::Connection;
+
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
+        sqlx::query(statement).execute(&mut admin).await.unwrap();
+    }
+
+    pub async fn drop_database(&self) {
+        self.admin(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
+            .await;
+    }
+}

@@ -107,7 +107,8 @@ impl PgStore {
                         Ok(listener) => break listener,
                         Err(error) => {
                             failures += 1;
-                            let delay = Duration::from_millis(50 << failures.min(6));
+                            // At most a second apart, so news resumes soon after the database does.
+                            let delay = Duration::from_millis((50 << failures.min(5)).min(1000));
                             tracing::warn!(
                                 error = %error,
                                 retry_in_ms = delay.as_millis() as u64,

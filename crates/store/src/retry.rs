@@ -42,9 +42,13 @@ pub fn is_transient(error: &StoreError) -> bool {
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            // PostgreSQL: connection exceptions (08), admin shutdown and crash recovery (57P0x),
+            // PostgreSQL: connection exceptions (08), a login refused (28: the node started,
+            // so its settings were right; the server's changed), too many connections and
+            // other exhausted resources (53), admin shutdown and crash recovery (57P0x),
             // serialization failure and deadlock (40001, 40P01).
-            code.starts_with("08") || code.starts_with("57P0") || code == "40001" || code == "40P01"
+            ["08", "28", "53", "57P0", "40001", "40P01"]
+                .iter()
+                .any(|class| code.starts_with(class))
         }),
         _ => false,
     }
