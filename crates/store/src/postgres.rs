@@ -31,7 +31,8 @@ impl PgStore {
             connect = connect.options([("statement_timeout", millis.as_str())]);
         }
         let pool = PgPoolOptions::new()
-            .max_connections(options.pool_size.unwrap_or(8))
+            // One connection is the listener's for as long as the node runs.
+            .max_connections(options.pool_size.unwrap_or(8).max(2))
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(connect)
             .await?;
