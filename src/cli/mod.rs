@@ -74,7 +74,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let store = imagedex_store::open_with(&url, &options)
                 .await
-                .with_context(|| format!("opening database {url}"))?;
+                .with_context(|| format!("opening database {}", redact_password(&url)))?;
             match command {
                 Command::Serve(args) => serve::run(store, args).await,
                 Command::Import(args) => import::run(store, args).await,
@@ -83,6 +83,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Demo(_) => unreachable!("demo is handled above"),
             }
         }
+    }
+}
+
+/// The URL with any password replaced by `***`, for messages and logs.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_string(),
     }
 }
 
@@ -126,4 +141,25 @@ pub fn init_logging(command: &Command) {
         .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_password("postgres://app:s3cr%40t@db:5432/x?sslmode=require"),
+            "postgres://app:***@db:5432/x?sslmode=require"
+        );
+        assert_eq!(
+            redact_password("postgres://app@db/x?a=b@c"),
+            "postgres://app@db/x?a=b@c"
+        );
+        assert_eq!(
+            redact_password("/var/lib/imagedex.db"),
+            "/var/lib/imagedex.db"
+        );
+    }
 }
