@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch; one module per subcommand.
 
 mod demo;
+mod generate;
 mod import;
 mod keys;
 mod org;
@@ -54,6 +55,9 @@ pub enum Command {
     /// Manage key pairs.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Write a deterministic, realistic dataset of N images into an organisation, for
+    /// benchmarks and bulk-import measurements.
+    Generate(generate::GenerateArgs),
     /// Start afresh on a demo database of bundled real reports, print a key pair, and serve
     /// (always demo.db in the data directory; --database does not apply).
     Demo(demo::DemoArgs),
@@ -78,6 +82,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             match command {
                 Command::Serve(args) => serve::run(store, args).await,
                 Command::Import(args) => import::run(store, args).await,
+                Command::Generate(args) => generate::run(store, args).await,
                 Command::Org(cmd) => org::run(store, cmd).await,
                 Command::Keys(cmd) => keys::run(store, cmd).await,
                 Command::Demo(_) => unreachable!("demo is handled above"),

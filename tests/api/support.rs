@@ -50,12 +50,15 @@ pub fn fixture_files() -> Vec<PathBuf> {
 impl TestApp {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir should be created");
+        Self::in_dir(dir, "default").await
+    }
+
+    /// A test app over `test.db` in `dir`, which a command may already have filled, serving the
+    /// organisation `org` (created when missing) with a new key pair.
+    pub async fn in_dir(dir: tempfile::TempDir, org: &str) -> Self {
         let url = dir.path().join("test.db").display().to_string();
         let store = imagedex_store::open(&url).await.expect("store should open");
-        let org = store
-            .ensure_org("default")
-            .await
-            .expect("org should be created");
+        let org = store.ensure_org(org).await.expect("org should be created");
         let keys = store
             .create_key_pair(org.id)
             .await

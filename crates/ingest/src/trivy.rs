@@ -133,6 +133,7 @@ pub fn parse(document: serde_json::Value) -> Result<Vec<Observation>, ReportErro
             findings: findings.clone(),
             custom_tags: Vec::new(),
             published_at: None,
+            vulnerability_counts: None,
         })
         .collect())
 }

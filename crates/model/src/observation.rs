@@ -14,6 +14,11 @@
 //!    knows it, in the order registry, agent, scanners.
 //! 4. Vulnerabilities are counted once per (id, package, installed version) over every
 //!    observation of the record; when two disagree on the severity, the highest known wins.
+//! 5. A source that reports counts only (a dataset generator, a collector that pushes
+//!    summaries) sets `vulnerability_counts`. The record then takes, per severity, the maximum
+//!    of the count from rule 4 and each such observation's count, never their sum, so two
+//!    sources describing the same image are not counted twice. A record has vulnerability
+//!    counts when any of its observations has findings or counts.
 
 use crate::record::{Flavor, ImageRecord, VulnerabilityCounts};
 use crate::reference::ImageName;
@@ -36,6 +41,9 @@ pub struct Observation {
     pub flavor: Option<Flavor>,
     /// `Some` when a scanner looked at the image, even if it found nothing.
     pub findings: Option<Vec<Finding>>,
+    /// Counts from a source that reports no individual findings (merge rule 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulnerability_counts: Option<VulnerabilityCounts>,
     pub custom_tags: Vec<Tag>,
     pub published_at: Option<DateTime<Utc>>,
 }
@@ -147,6 +155,7 @@ fn build_record(name: String, key: &str, is_digest: bool, members: &[&Observatio
     let mut custom_tags = BTreeSet::new();
     let mut flavors: BTreeMap<(String, String), Flavor> = BTreeMap::new();
     let mut findings: Option<BTreeMap<(&str, &str, &str), Severity>> = None;
+    let mut reported_counts: Option<VulnerabilityCounts> = None;
     let mut published_at: Option<DateTime<Utc>> = None;
 
     for obs in members {
@@ -177,6 +186,10 @@ fn build_record(name: String, key: &str, is_digest: bool, members: &[&Observatio
                 *severity = (*severity).max(f.severity);
             }
         }
+        if let Some(counts) = &obs.vulnerability_counts {
+            let merged = reported_counts.get_or_insert_with(VulnerabilityCounts::default);
+            *merged = merged.max_each(counts);
+        }
     }
 
     let vulnerabilities = findings.map(|set| {
@@ -193,6 +206,10 @@ fn build_record(name: String, key: &str, is_digest: bool, members: &[&Observatio
         }
         counts
     });
+    let vulnerabilities = match (vulnerabilities, reported_counts) {
+        (Some(counted), Some(reported)) => Some(counted.max_each(&reported)),
+        (counted, reported) => counted.or(reported),
+    };
 
     let mut record = ImageRecord {
         id: format!("{name}@{key}"),
@@ -258,6 +275,16 @@ mod tests {
             ),
             custom_tags: vec![],
             published_at: None,
+            vulnerability_counts: None,
+        }
+    }
+
+    fn counts(critical: i64, high: i64, low: i64) -> VulnerabilityCounts {
+        VulnerabilityCounts {
+            critical,
+            high,
+            low,
+            ..VulnerabilityCounts::default()
         }
     }
 
@@ -302,5 +329,51 @@ mod tests {
         let mut o = obs(Some(D1), I1, "amd64", &[]);
         o.findings = None;
         assert_eq!(merge_observations(&[o])[0].vulnerabilities, None);
+    }
+
+    #[test]
+    fn count_only_observations_give_a_record_counts() {
+        let mut o = obs(Some(D1), I1, "amd64", &[]);
+        o.findings = None;
+        o.vulnerability_counts = Some(counts(2, 7, 0));
+        let record = &merge_observations(&[o])[0];
+        assert_eq!(record.vulnerabilities, Some(counts(2, 7, 0)));
+    }
+
+    #[test]
+    fn counts_take_the_maximum_per_severity_and_never_the_sum() {
+        // Findings give one high and one low; two count-only sources disagree.
+        let scanned = obs(
+            Some(D1),
+            I1,
+            "amd64",
+            &[("CVE-1", Severity::High), ("CVE-2", Severity::Low)],
+        );
+        let mut first = obs(Some(D1), I2, "arm64", &[]);
+        first.findings = None;
+        first.vulnerability_counts = Some(counts(3, 0, 0));
+        let mut second = first.clone();
+        second.source = "collector".into();
+        second.vulnerability_counts = Some(counts(1, 5, 0));
+
+        let record = &merge_observations(&[scanned.clone(), first.clone(), second.clone()])[0];
+        assert_eq!(record.vulnerabilities, Some(counts(3, 5, 1)));
+
+        // The order of the observations does not matter.
+        let reversed = &merge_observations(&[second, first, scanned])[0];
+        assert_eq!(reversed.vulnerabilities, record.vulnerabilities);
+    }
+
+    #[test]
+    fn an_observation_without_counts_serialises_as_before() {
+        let mut o = obs(Some(D1), I1, "amd64", &[]);
+        let json = serde_json::to_value(&o).unwrap();
+        assert!(json.get("vulnerability_counts").is_none(), "{json}");
+        let back: Observation = serde_json::from_value(json).unwrap();
+        assert_eq!(back, o);
+
+        o.vulnerability_counts = Some(counts(1, 0, 0));
+        let back: Observation = serde_json::from_value(serde_json::to_value(&o).unwrap()).unwrap();
+        assert_eq!(back, o);
     }
 }

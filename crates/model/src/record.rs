@@ -96,6 +96,19 @@ impl ImageRecord {
 }
 
 impl VulnerabilityCounts {
+    /// The larger count of each severity.
+    pub fn max_each(&self, other: &VulnerabilityCounts) -> VulnerabilityCounts {
+        VulnerabilityCounts {
+            critical: self.critical.max(other.critical),
+            high: self.high.max(other.high),
+            medium: self.medium.max(other.medium),
+            low: self.low.max(other.low),
+            none: self.none.max(other.none),
+            unknown: self.unknown.max(other.unknown),
+        }
+    }
+
+    /// The number of vulnerabilities of every severity.
     pub fn total(&self) -> i64 {
         self.critical + self.high + self.medium + self.low + self.none + self.unknown
     }
