@@ -26,7 +26,9 @@ pub struct ImageRecord {
     pub published_at: Option<DateTime<Utc>>,
     /// Absent when no scanner reported on the image.
     pub vulnerabilities: Option<VulnerabilityCounts>,
-    /// Every tag of the record, derived from the fields above; sorted and unique.
+    /// Every tag of the record, derived from the fields above; sorted and unique. Not part of
+    /// the stored JSON (it would double its size): [`ImageRecord::from_json`] derives it again.
+    #[serde(skip)]
     pub tags: Vec<Tag>,
 }
 
@@ -69,6 +71,13 @@ impl ImageRecord {
     /// The latest flavor build time: an image's build time for sorting and comparing.
     pub fn latest_built_at(&self) -> Option<DateTime<Utc>> {
         self.flavors.iter().filter_map(|f| f.built_at).max()
+    }
+
+    /// Reads a record from its stored JSON, deriving its tags.
+    pub fn from_json(json: &str) -> serde_json::Result<ImageRecord> {
+        let mut record: ImageRecord = serde_json::from_str(json)?;
+        record.derive_tags();
+        Ok(record)
     }
 
     /// Recomputes `tags` from the other fields.

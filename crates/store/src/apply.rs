@@ -9,7 +9,7 @@
 
 use crate::{ApplyOutcome, OrgId, StoreError};
 use async_trait::async_trait;
-use imagedex_model::{merge_observations, Observation};
+use imagedex_model::{merge_observations, ImageRecord, Observation};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Which identity column a lookup goes through.
@@ -92,6 +92,10 @@ pub(crate) fn now() -> String {
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn decode_record(body: &str) -> Result<ImageRecord, StoreError> {
+    ImageRecord::from_json(body).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> String {

@@ -25,7 +25,10 @@ impl PgStore {
     /// Connects and brings the schema up to date. TLS and the application name come from the
     /// URL (`sslmode`, `sslrootcert`, `application_name`).
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
-        let mut connect = PgConnectOptions::from_str(url)?;
+        // A bulk import starts on empty tables: a cached generic plan made then would keep
+        // scanning whole tables long after they have grown. Plan each statement for its values.
+        let mut connect =
+            PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
         if let Some(timeout) = options.statement_timeout {
             let millis = timeout.as_millis().to_string();
             connect = connect.options([("statement_timeout", millis.as_str())]);

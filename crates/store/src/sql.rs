@@ -19,7 +19,7 @@ macro_rules! impl_sql_store {
     ($store:ident, $write:ident, $db:ty) => {
         // One anonymous scope per backend, so the shared code can name things briefly.
         const _: () = {
-            use $crate::apply::{apply, decode, now, ImageRow, ObservationRow, RefColumn, WriteTx};
+            use $crate::apply::{apply, decode_record, now, ImageRow, ObservationRow, RefColumn, WriteTx};
             use $crate::keys::{hash_key, hashes_match};
             use $crate::{
                 valid_org_name, ApplyOutcome, ChangeBatch, ChangeSubscription, KeyPair, Org, OrgId, Store, StoreError,
@@ -146,7 +146,7 @@ macro_rules! impl_sql_store {
                     tx.commit().await?;
                     let records = bodies
                         .iter()
-                        .map(|b| decode(b))
+                        .map(|b| decode_record(b))
                         .collect::<Result<Vec<ImageRecord>, _>>()?;
                     Ok((seq.unwrap_or(0), records))
                 }
@@ -175,7 +175,7 @@ macro_rules! impl_sql_store {
                     tx.commit().await?;
                     for id in ids {
                         match bodies.remove(&id) {
-                            Some(body) => batch.upserted.push(decode(&body)?),
+                            Some(body) => batch.upserted.push(decode_record(&body)?),
                             None => batch.removed.push(id),
                         }
                     }
