@@ -1,6 +1,6 @@
 //! The write path every backend shares: store observations, recompute the records they can
 //! change, write only what changed, and append each change to the feed. Backends supply
-//! batched row operations inside their own transaction ([`WriteTx`]).
+//! batched row operations inside their own transaction ([`Rows`]).
 //!
 //! An observation can only change the records of its name that share its repo digest or its
 //! image id (the identity rules of `imagedex_model::observation`). So an import loads the
@@ -46,10 +46,10 @@ pub(crate) struct ImageRow {
     pub body: String,
 }
 
-/// Batched row operations inside one open write transaction of one organisation. Each takes
-/// any number of rows; the backend splits them into statements of a bounded size.
+/// Batched row operations inside one open transaction of one organisation (a write
+/// transaction, except `image_bodies`, which reads use too). Each takes any number of rows.
 #[async_trait]
-pub(crate) trait WriteTx: Send {
+pub(crate) trait Rows: Send {
     /// (key, body) of the observations whose `column` is one of `refs`.
     async fn observations_by_ref(
         &mut self,
@@ -113,7 +113,7 @@ fn refs(obs: &Observation) -> (Option<String>, Option<String>) {
 
 /// Applies observations inside `tx`; the caller commits.
 pub(crate) async fn apply(
-    tx: &mut dyn WriteTx,
+    tx: &mut dyn Rows,
     org: OrgId,
     observations: &[Observation],
 ) -> Result<ApplyOutcome, StoreError> {
@@ -220,7 +220,7 @@ pub(crate) async fn apply(
 /// Loads the stored observations linked to `seeds` by repo digest or image id, closed under
 /// those links, keyed by observation key: (stored body, observation).
 async fn load_linked<'a>(
-    tx: &mut dyn WriteTx,
+    tx: &mut dyn Rows,
     org: OrgId,
     seeds: impl Iterator<Item = &'a Observation>,
 ) -> Result<HashMap<String, (String, Observation)>, StoreError> {

@@ -5,7 +5,9 @@
 //! lost connection it says [`ChangeEvent::Resync`] so readers catch up by sequence number.
 //! The queries themselves are shared with SQLite (`sql.rs`).
 
+use crate::apply::{ImageRow, ObservationRow, RefColumn, Rows};
 use crate::{ChangeEvent, ChangeSubscription, OrgId, StoreError, StoreOptions};
+use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::str::FromStr;
@@ -139,4 +141,156 @@ async fn listen(pool: &PgPool) -> Result<PgListener, StoreError> {
     Ok(listener)
 }
 
-crate::sql::impl_sql_store!(PgStore, PgWrite, Postgres);
+crate::sql::impl_sql_store!(PgStore, PgRows, Postgres);
+
+/// The row operations, inside one transaction: each binds whole arrays (`UNNEST`, `= ANY`), so
+/// one statement carries any batch and its plan does not depend on the batch size.
+struct PgRows(Transaction<'static, Postgres>);
+
+#[async_trait]
+impl Rows for PgRows {
+    async fn observations_by_ref(
+        &mut self,
+        org: OrgId,
+        column: RefColumn,
+        refs: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT obs_key, body FROM observations WHERE org_id = $1 AND {} = ANY($2)",
+            column.column()
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(org.0)
+            .bind(refs)
+            .fetch_all(&mut *self.0)
+            .await?)
+    }
+
+    async fn upsert_observations(
+        &mut self,
+        org: OrgId,
+        rows: &[ObservationRow],
+        at: &str,
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let column = |f: fn(&ObservationRow) -> &String| rows.iter().map(f).collect::<Vec<_>>();
+        let refs = |f: fn(&ObservationRow) -> &Option<String>| {
+            rows.iter().map(f).collect::<Vec<_>>()
+        };
+        sqlx::query(
+            "INSERT INTO observations (org_id, obs_key, name, digest_ref, id_ref, body, updated_at) \
+             SELECT $1, k, n, d, i, b, $7 \
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(k, n, d, i, b) \
+             ON CONFLICT (org_id, obs_key) \
+             DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+        )
+        .bind(org.0)
+        .bind(column(|r| &r.key))
+        .bind(column(|r| &r.name))
+        .bind(refs(|r| &r.digest_ref))
+        .bind(refs(|r| &r.id_ref))
+        .bind(column(|r| &r.body))
+        .bind(at)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_observations(
+        &mut self,
+        org: OrgId,
+        keys: &[String],
+    ) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM observations WHERE org_id = $1 AND obs_key = ANY($2)")
+            .bind(org.0)
+            .bind(keys)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn image_bodies(
+        &mut self,
+        org: OrgId,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(
+            sqlx::query_as("SELECT id, body FROM images WHERE org_id = $1 AND id = ANY($2)")
+                .bind(org.0)
+                .bind(ids)
+                .fetch_all(&mut *self.0)
+                .await?,
+        )
+    }
+
+    async fn upsert_images(
+        &mut self,
+        org: OrgId,
+        rows: &[ImageRow],
+        at: &str,
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let column = |f: fn(&ImageRow) -> &String| rows.iter().map(f).collect::<Vec<_>>();
+        sqlx::query(
+            "INSERT INTO images (org_id, id, name, body, updated_at) \
+             SELECT $1, i, n, b, $5 FROM UNNEST($2::text[], $3::text[], $4::text[]) AS r(i, n, b) \
+             ON CONFLICT (org_id, id) \
+             DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+        )
+        .bind(org.0)
+        .bind(column(|r| &r.id))
+        .bind(column(|r| &r.name))
+        .bind(column(|r| &r.body))
+        .bind(at)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_images(&mut self, org: OrgId, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM images WHERE org_id = $1 AND id = ANY($2)")
+            .bind(org.0)
+            .bind(ids)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn record_changes(
+        &mut self,
+        org: OrgId,
+        ids: &[String],
+        at: &str,
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // WITH ORDINALITY keeps the given order in the feed's sequence numbers.
+        sqlx::query(
+            "INSERT INTO changes (org_id, image_id, at) \
+             SELECT $1, id, $3 FROM UNNEST($2::text[]) WITH ORDINALITY AS r(id, n) ORDER BY n",
+        )
+        .bind(org.0)
+        .bind(ids)
+        .bind(at)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+}

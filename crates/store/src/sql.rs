@@ -6,27 +6,27 @@
 //! state; `announce_write(&self, tx, org)`, run inside a write that changed records; and
 //! `subscribe_changes(&self)`, the other end of those announcements.
 //!
+//! The batched row operations of the write path are each backend's own (`Rows` in
+//! `sqlite.rs` and `postgres.rs`): SQLite binds multi-row `VALUES` and `IN` lists, PostgreSQL
+//! binds whole arrays (`UNNEST`, `= ANY`), one statement per operation whatever the batch size.
+//!
 //! sqlx's generic bounds over "any database" would be longer than the code, so a macro stamps
 //! the one implementation out for each backend's concrete types.
 
-/// The most rows one statement carries: 7 bound values per row stay far below the bind limits
-/// of SQLite (32,766) and PostgreSQL (65,535).
-pub(crate) const CHUNK_ROWS: usize = 1000;
-
-/// Implements [`crate::Store`] for `$store` (with a `pool` field of `$db`), and the write
-/// path's row operations for a transaction wrapper named `$write`.
+/// Implements [`crate::Store`] for `$store` (with a `pool` field of `$db`), over the backend's
+/// batched row operations: `$rows`, a wrapper of one transaction implementing [`crate::apply::Rows`].
 macro_rules! impl_sql_store {
-    ($store:ident, $write:ident, $db:ty) => {
+    ($store:ident, $rows:ident, $db:ty) => {
         // One anonymous scope per backend, so the shared code can name things briefly.
         const _: () = {
-            use $crate::apply::{apply, decode_record, now, ImageRow, ObservationRow, RefColumn, WriteTx};
+            use $crate::apply::{apply, decode_record, now, Rows};
             use $crate::keys::{hash_key, hashes_match};
             use $crate::{
                 valid_org_name, ApplyOutcome, ChangeBatch, ChangeSubscription, KeyPair, Org, OrgId, Store, StoreError,
             };
             use async_trait::async_trait;
             use imagedex_model::{ImageRecord, Observation};
-            use sqlx::{QueryBuilder, Row, Transaction};
+            use sqlx::Row;
             use std::collections::{BTreeSet, HashMap};
 
             #[async_trait]
@@ -113,7 +113,7 @@ macro_rules! impl_sql_store {
                     org: OrgId,
                     observations: &[Observation],
                 ) -> Result<ApplyOutcome, StoreError> {
-                    let mut tx = $write(self.begin_write(org).await?);
+                    let mut tx = $rows(self.begin_write(org).await?);
                     let outcome = apply(&mut tx, org, observations).await?;
                     if outcome.images_changed() {
                         self.announce_write(&mut tx.0, org).await?;
@@ -170,9 +170,10 @@ macro_rules! impl_sql_store {
                         ids.insert(row.get::<String, _>(1));
                     }
                     let ids: Vec<String> = ids.into_iter().collect();
+                    let mut rows = $rows(tx);
                     let mut bodies: HashMap<String, String> =
-                        image_bodies(&mut tx, org, &ids).await?.into_iter().collect();
-                    tx.commit().await?;
+                        rows.image_bodies(org, &ids).await?.into_iter().collect();
+                    rows.0.commit().await?;
                     for id in ids {
                         match bodies.remove(&id) {
                             Some(body) => batch.upserted.push(decode_record(&body)?),
@@ -187,162 +188,6 @@ macro_rules! impl_sql_store {
                 }
             }
 
-            /// The write path's row operations, inside one write transaction.
-            struct $write(Transaction<'static, $db>);
-
-            #[async_trait]
-            impl WriteTx for $write {
-                async fn observations_by_ref(
-                    &mut self,
-                    org: OrgId,
-                    column: RefColumn,
-                    refs: &[String],
-                ) -> Result<Vec<(String, String)>, StoreError> {
-                    let mut found = Vec::new();
-                    for chunk in refs.chunks($crate::sql::CHUNK_ROWS) {
-                        let mut query = QueryBuilder::<$db>::new(
-                            "SELECT obs_key, body FROM observations WHERE org_id = ",
-                        );
-                        query.push_bind(org.0);
-                        query.push(format_args!(" AND {} IN ", column.column()));
-                        push_list(&mut query, chunk);
-                        found.extend(query.build_query_as().fetch_all(&mut *self.0).await?);
-                    }
-                    Ok(found)
-                }
-
-                async fn upsert_observations(
-                    &mut self,
-                    org: OrgId,
-                    rows: &[ObservationRow],
-                    at: &str,
-                ) -> Result<(), StoreError> {
-                    for chunk in rows.chunks($crate::sql::CHUNK_ROWS) {
-                        let mut query = QueryBuilder::<$db>::new(
-                            "INSERT INTO observations \
-                             (org_id, obs_key, name, digest_ref, id_ref, body, updated_at) ",
-                        );
-                        query.push_values(chunk, |mut row, obs| {
-                            row.push_bind(org.0)
-                                .push_bind(&obs.key)
-                                .push_bind(&obs.name)
-                                .push_bind(&obs.digest_ref)
-                                .push_bind(&obs.id_ref)
-                                .push_bind(&obs.body)
-                                .push_bind(at);
-                        });
-                        query.push(
-                            " ON CONFLICT (org_id, obs_key) DO UPDATE SET \
-                             body = excluded.body, updated_at = excluded.updated_at",
-                        );
-                        query.build().execute(&mut *self.0).await?;
-                    }
-                    Ok(())
-                }
-
-                async fn delete_observations(
-                    &mut self,
-                    org: OrgId,
-                    keys: &[String],
-                ) -> Result<(), StoreError> {
-                    for chunk in keys.chunks($crate::sql::CHUNK_ROWS) {
-                        let mut query =
-                            QueryBuilder::<$db>::new("DELETE FROM observations WHERE org_id = ");
-                        query.push_bind(org.0).push(" AND obs_key IN ");
-                        push_list(&mut query, chunk);
-                        query.build().execute(&mut *self.0).await?;
-                    }
-                    Ok(())
-                }
-
-                async fn image_bodies(
-                    &mut self,
-                    org: OrgId,
-                    ids: &[String],
-                ) -> Result<Vec<(String, String)>, StoreError> {
-                    image_bodies(&mut self.0, org, ids).await
-                }
-
-                async fn upsert_images(
-                    &mut self,
-                    org: OrgId,
-                    rows: &[ImageRow],
-                    at: &str,
-                ) -> Result<(), StoreError> {
-                    for chunk in rows.chunks($crate::sql::CHUNK_ROWS) {
-                        let mut query = QueryBuilder::<$db>::new(
-                            "INSERT INTO images (org_id, id, name, body, updated_at) ",
-                        );
-                        query.push_values(chunk, |mut row, image| {
-                            row.push_bind(org.0)
-                                .push_bind(&image.id)
-                                .push_bind(&image.name)
-                                .push_bind(&image.body)
-                                .push_bind(at);
-                        });
-                        query.push(
-                            " ON CONFLICT (org_id, id) DO UPDATE SET \
-                             body = excluded.body, updated_at = excluded.updated_at",
-                        );
-                        query.build().execute(&mut *self.0).await?;
-                    }
-                    Ok(())
-                }
-
-                async fn delete_images(&mut self, org: OrgId, ids: &[String]) -> Result<(), StoreError> {
-                    for chunk in ids.chunks($crate::sql::CHUNK_ROWS) {
-                        let mut query = QueryBuilder::<$db>::new("DELETE FROM images WHERE org_id = ");
-                        query.push_bind(org.0).push(" AND id IN ");
-                        push_list(&mut query, chunk);
-                        query.build().execute(&mut *self.0).await?;
-                    }
-                    Ok(())
-                }
-
-                async fn record_changes(
-                    &mut self,
-                    org: OrgId,
-                    ids: &[String],
-                    at: &str,
-                ) -> Result<(), StoreError> {
-                    for chunk in ids.chunks($crate::sql::CHUNK_ROWS) {
-                        let mut query =
-                            QueryBuilder::<$db>::new("INSERT INTO changes (org_id, image_id, at) ");
-                        query.push_values(chunk, |mut row, id| {
-                            row.push_bind(org.0).push_bind(id).push_bind(at);
-                        });
-                        query.build().execute(&mut *self.0).await?;
-                    }
-                    Ok(())
-                }
-            }
-
-            /// (id, body) of the records among `ids` that exist.
-            async fn image_bodies(
-                tx: &mut Transaction<'static, $db>,
-                org: OrgId,
-                ids: &[String],
-            ) -> Result<Vec<(String, String)>, StoreError> {
-                let mut found = Vec::new();
-                for chunk in ids.chunks($crate::sql::CHUNK_ROWS) {
-                    let mut query =
-                        QueryBuilder::<$db>::new("SELECT id, body FROM images WHERE org_id = ");
-                    query.push_bind(org.0).push(" AND id IN ");
-                    push_list(&mut query, chunk);
-                    found.extend(query.build_query_as().fetch_all(&mut **tx).await?);
-                }
-                Ok(found)
-            }
-
-            /// Appends `(v1, v2, ...)` with each value bound.
-            fn push_list<'a>(query: &mut QueryBuilder<'a, $db>, values: &'a [String]) {
-                query.push("(");
-                let mut list = query.separated(", ");
-                for value in values {
-                    list.push_bind(value);
-                }
-                list.push_unseparated(")");
-            }
         };
     };
 }
