@@ -10,3 +10,4 @@ mod nodes;
 mod snapshots;
 mod storage;
 mod support;
+mod walk;

@@ -179,9 +179,8 @@ impl Rows for PgRows {
             return Ok(());
         }
         let column = |f: fn(&ObservationRow) -> &String| rows.iter().map(f).collect::<Vec<_>>();
-        let refs = |f: fn(&ObservationRow) -> &Option<String>| {
-            rows.iter().map(f).collect::<Vec<_>>()
-        };
+        let refs =
+            |f: fn(&ObservationRow) -> &Option<String>| rows.iter().map(f).collect::<Vec<_>>();
         sqlx::query(
             "INSERT INTO observations (org_id, obs_key, name, digest_ref, id_ref, body, updated_at) \
              SELECT $1, k, n, d, i, b, $7 \
@@ -201,11 +200,7 @@ impl Rows for PgRows {
         Ok(())
     }
 
-    async fn delete_observations(
-        &mut self,
-        org: OrgId,
-        keys: &[String],
-    ) -> Result<(), StoreError> {
+    async fn delete_observations(&mut self, org: OrgId, keys: &[String]) -> Result<(), StoreError> {
         if keys.is_empty() {
             return Ok(());
         }

@@ -129,14 +129,9 @@ impl Rows for SqliteRows {
         Ok(())
     }
 
-    async fn delete_observations(
-        &mut self,
-        org: OrgId,
-        keys: &[String],
-    ) -> Result<(), StoreError> {
+    async fn delete_observations(&mut self, org: OrgId, keys: &[String]) -> Result<(), StoreError> {
         for chunk in keys.chunks(CHUNK_ROWS) {
-            let mut query =
-                QueryBuilder::<Sqlite>::new("DELETE FROM observations WHERE org_id = ");
+            let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM observations WHERE org_id = ");
             query.push_bind(org.0).push(" AND obs_key IN ");
             push_list(&mut query, chunk);
             query.build().execute(&mut *self.0).await?;
@@ -149,15 +144,15 @@ impl Rows for SqliteRows {
         org: OrgId,
         ids: &[String],
     ) -> Result<Vec<(String, String)>, StoreError> {
-    let mut found = Vec::new();
-    for chunk in ids.chunks(CHUNK_ROWS) {
-        let mut query =
-            QueryBuilder::<Sqlite>::new("SELECT id, body FROM images WHERE org_id = ");
-        query.push_bind(org.0).push(" AND id IN ");
-        push_list(&mut query, chunk);
-        found.extend(query.build_query_as().fetch_all(&mut *self.0).await?);
-    }
-    Ok(found)
+        let mut found = Vec::new();
+        for chunk in ids.chunks(CHUNK_ROWS) {
+            let mut query =
+                QueryBuilder::<Sqlite>::new("SELECT id, body FROM images WHERE org_id = ");
+            query.push_bind(org.0).push(" AND id IN ");
+            push_list(&mut query, chunk);
+            found.extend(query.build_query_as().fetch_all(&mut *self.0).await?);
+        }
+        Ok(found)
     }
 
     async fn upsert_images(
@@ -223,4 +218,3 @@ fn push_list<'a>(query: &mut QueryBuilder<'a, Sqlite>, values: &'a [String]) {
     }
     list.push_unseparated(")");
 }
-
