@@ -1,0 +1,264 @@
+//! Tag postings: for each tag key, a sorted dictionary of its values and, for each value, the
+//! set of docs that hold it.
+//!
+//! Most values (an image id, a tag like `1.4.2`) belong to a handful of docs, so their sets are
+//! slices of one flat sorted array per key; only a value held by many docs gets a roaring
+//! bitmap. A bitmap per image id would cost more than the image's whole budget.
+//!
+//! The dictionary copies no strings: each value points at a tag of the first doc holding it,
+//! and the records outlive the index's use of them.
+
+use super::bitmap_bytes;
+use super::groups::Forward;
+use imagedex_model::ImageRecord;
+use roaring::RoaringBitmap;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
+
+/// A value held by at least this many docs gets a bitmap; one held by fewer, a slice.
+///
+/// Around here a roaring bitmap starts to be smaller than four bytes per doc, and counting its
+/// overlap with candidates container by container beats probing doc by doc.
+pub(crate) const MANY_DOCS: usize = 2048;
+
+/// Where a dictionary value lives: tag `tag` of doc `doc`.
+#[derive(Debug, Clone, Copy)]
+struct ValueRef {
+    doc: u32,
+    tag: u32,
+}
+
+/// The docs of one value, ascending.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Posting<'a> {
+    Few(&'a [u32]),
+    Many(&'a RoaringBitmap),
+}
+
+impl Posting<'_> {
+    /// How many of these docs are candidates.
+    pub(crate) fn overlap(self, candidates: &RoaringBitmap) -> u64 {
+        match self {
+            Posting::Few(docs) => docs.iter().filter(|d| candidates.contains(**d)).count() as u64,
+            Posting::Many(docs) => docs.intersection_len(candidates),
+        }
+    }
+}
+
+/// The dictionary and posting sets of one tag key.
+#[derive(Debug)]
+pub(crate) struct KeyPostings {
+    /// Each distinct value once, sorted as strings.
+    values: Box<[ValueRef]>,
+    /// Value `i`'s docs are `few[starts[i]..starts[i + 1]]`, an empty range when it has many.
+    starts: Box<[u32]>,
+    few: Box<[u32]>,
+    /// The bitmaps of values with many docs, by value index.
+    many: Box<[(u32, RoaringBitmap)]>,
+    /// Docs with at least one value of the key.
+    present: RoaringBitmap,
+    /// Each doc's values, built on the first group_by that needs it.
+    forward: OnceLock<Forward>,
+}
+
+impl KeyPostings {
+    /// How many distinct values the key has.
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Value `i`, borrowed from the record that holds it.
+    pub(crate) fn value<'r>(&self, records: &'r [Arc<ImageRecord>], i: usize) -> &'r str {
+        let at = self.values[i];
+        records[at.doc as usize].tags[at.tag as usize].value()
+    }
+
+    /// The index of `value` in the dictionary.
+    pub(crate) fn find(&self, records: &[Arc<ImageRecord>], value: &str) -> Option<usize> {
+        let i = self.lower_bound(records, value);
+        (i < self.len() && self.value(records, i) == value).then_some(i)
+    }
+
+    /// The values starting with `prefix`: a glob only needs to look at these.
+    pub(crate) fn prefixed(&self, records: &[Arc<ImageRecord>], prefix: &str) -> Range<usize> {
+        let start = self.lower_bound(records, prefix);
+        let len =
+            self.values[start..].partition_point(|at| value_of(records, *at).starts_with(prefix));
+        start..start + len
+    }
+
+    fn lower_bound(&self, records: &[Arc<ImageRecord>], value: &str) -> usize {
+        self.values
+            .partition_point(|at| value_of(records, *at) < value)
+    }
+
+    /// The docs holding value `i`.
+    pub(crate) fn posting(&self, i: usize) -> Posting<'_> {
+        let (start, end) = (self.starts[i] as usize, self.starts[i + 1] as usize);
+        if start < end {
+            return Posting::Few(&self.few[start..end]);
+        }
+        let at = self
+            .many
+            .binary_search_by_key(&(i as u32), |(value, _)| *value)
+            .expect("a value without a slice of docs should have a bitmap");
+        Posting::Many(&self.many[at].1)
+    }
+
+    /// How many docs the small posting sets hold in all, and how many values have a bitmap.
+    pub(crate) fn sizes(&self) -> (usize, usize) {
+        (self.few.len(), self.many.len())
+    }
+
+    /// Docs with at least one value of the key.
+    pub(crate) fn present(&self) -> &RoaringBitmap {
+        &self.present
+    }
+
+    /// Each doc's values, built on first use.
+    pub(crate) fn forward(&self, docs: usize) -> &Forward {
+        self.forward.get_or_init(|| Forward::build(self, docs))
+    }
+
+    /// The heap this key's structures hold, forward map included once built.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let many: usize = self
+            .many
+            .iter()
+            .map(|(_, docs)| std::mem::size_of::<(u32, RoaringBitmap)>() + bitmap_bytes(docs))
+            .sum();
+        self.values.len() * std::mem::size_of::<ValueRef>()
+            + self.starts.len() * 4
+            + self.few.len() * 4
+            + many
+            + bitmap_bytes(&self.present)
+            + self.forward.get().map_or(0, Forward::heap_bytes)
+    }
+}
+
+fn value_of(records: &[Arc<ImageRecord>], at: ValueRef) -> &str {
+    records[at.doc as usize].tags[at.tag as usize].value()
+}
+
+/// Builds the postings of every tag key, sorted by key.
+pub(crate) fn build(
+    records: &[Arc<ImageRecord>],
+    many_docs: usize,
+) -> Vec<(Box<str>, KeyPostings)> {
+    let mut by_key: HashMap<&str, usize> = HashMap::new();
+    let mut builders: Vec<(&str, KeyBuilder<'_>)> = Vec::new();
+    for (doc, record) in records.iter().enumerate() {
+        let doc = u32::try_from(doc).expect("an index should hold fewer than 2^32 records");
+        // Tags are sorted by key, so the key rarely changes from one tag to the next.
+        let mut last: Option<(&str, usize)> = None;
+        for (tag_index, tag) in record.tags.iter().enumerate() {
+            let slot = match last {
+                Some((key, slot)) if key == tag.key() => slot,
+                _ => *by_key.entry(tag.key()).or_insert_with(|| {
+                    builders.push((tag.key(), KeyBuilder::default()));
+                    builders.len() - 1
+                }),
+            };
+            last = Some((tag.key(), slot));
+            let at = ValueRef {
+                doc,
+                tag: tag_index as u32,
+            };
+            builders[slot].1.add(tag.value(), at);
+        }
+    }
+
+    let mut keys: Vec<(Box<str>, KeyPostings)> = builders
+        .into_iter()
+        .map(|(key, builder)| (Box::from(key), builder.finish(many_docs)))
+        .collect();
+    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    keys
+}
+
+/// One key's values and (value, doc) pairs as the records are read.
+#[derive(Default)]
+struct KeyBuilder<'r> {
+    ids: HashMap<&'r str, u32>,
+    texts: Vec<&'r str>,
+    firsts: Vec<ValueRef>,
+    /// (value id, doc), in doc order.
+    pairs: Vec<(u32, u32)>,
+}
+
+impl<'r> KeyBuilder<'r> {
+    fn add(&mut self, value: &'r str, at: ValueRef) {
+        let next = self.texts.len() as u32;
+        let id = *self.ids.entry(value).or_insert(next);
+        if id == next {
+            self.texts.push(value);
+            self.firsts.push(at);
+        }
+        self.pairs.push((id, at.doc));
+    }
+
+    fn finish(self, many_docs: usize) -> KeyPostings {
+        // Number values in string order; `rank` maps the reading order to it.
+        let mut sorted: Vec<u32> = (0..self.texts.len() as u32).collect();
+        sorted.sort_unstable_by_key(|id| self.texts[*id as usize]);
+        let mut rank = vec![0u32; sorted.len()];
+        for (position, id) in sorted.iter().enumerate() {
+            rank[*id as usize] = position as u32;
+        }
+
+        // A counting sort keeps each value's docs in doc order. A doc holding a value twice
+        // (tags are meant to be unique) is kept once.
+        let mut counts = vec![0u32; sorted.len() + 1];
+        for (id, _) in &self.pairs {
+            counts[rank[*id as usize] as usize + 1] += 1;
+        }
+        for i in 1..counts.len() {
+            counts[i] += counts[i - 1];
+        }
+        let mut fill = counts.clone();
+        let mut grouped = vec![0u32; self.pairs.len()];
+        for (id, doc) in &self.pairs {
+            let slot = &mut fill[rank[*id as usize] as usize];
+            grouped[*slot as usize] = *doc;
+            *slot += 1;
+        }
+
+        let mut starts = Vec::with_capacity(sorted.len() + 1);
+        let mut few = Vec::new();
+        let mut many = Vec::new();
+        for value in 0..sorted.len() {
+            starts.push(u32::try_from(few.len()).expect("a key should have fewer than 2^32 tags"));
+            let docs = &grouped[counts[value] as usize..counts[value + 1] as usize];
+            let distinct = docs
+                .iter()
+                .enumerate()
+                .filter(|(i, doc)| *i == 0 || docs[i - 1] != **doc)
+                .map(|(_, doc)| *doc);
+            if docs.len() >= many_docs {
+                let mut bitmap = RoaringBitmap::from_sorted_iter(distinct)
+                    .expect("a value's docs should be ascending");
+                bitmap.optimize();
+                many.push((value as u32, bitmap));
+            } else {
+                few.extend(distinct);
+            }
+        }
+        starts.push(u32::try_from(few.len()).expect("a key should have fewer than 2^32 tags"));
+
+        let mut holders: Vec<u32> = self.pairs.iter().map(|(_, doc)| *doc).collect();
+        holders.dedup();
+        let mut present =
+            RoaringBitmap::from_sorted_iter(holders).expect("docs should be read in order");
+        present.optimize();
+
+        KeyPostings {
+            values: sorted.iter().map(|id| self.firsts[*id as usize]).collect(),
+            starts: starts.into(),
+            few: few.into(),
+            many: many.into(),
+            present,
+            forward: OnceLock::new(),
+        }
+    }
+}
