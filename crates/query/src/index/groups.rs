@@ -7,16 +7,14 @@
 //! the first group_by that needs it), and each combination is counted under a mixed-radix code.
 
 use super::postings::{KeyPostings, Posting};
-use imagedex_model::ImageRecord;
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// A doc without a value of the key, in a forward map.
 const NO_VALUE: u32 = u32::MAX;
 
 /// Group counts, each combination of values in key order (`None` for an image without the key),
-/// borrowed from the index's records.
+/// borrowed from the index.
 pub type GroupCounts<'r> = HashMap<Vec<Option<&'r str>>, usize>;
 
 /// Combinations beyond this many are counted in a hash map rather than an array.
@@ -66,22 +64,21 @@ impl Forward {
 /// Counts the groups of `candidates` over keys whose postings are given (`None` for a key no
 /// doc has).
 pub(crate) fn count<'r>(
-    keys: &[Option<&KeyPostings>],
+    keys: &[Option<&'r KeyPostings>],
     candidates: &RoaringBitmap,
-    records: &'r [Arc<ImageRecord>],
+    docs: usize,
     by_value: Option<bool>,
 ) -> GroupCounts<'r> {
-    let docs = records.len();
     let matched = candidates.range_cardinality(..docs as u32);
     if matched == 0 {
         return GroupCounts::new();
     }
     if let [Some(postings)] = keys {
         if by_value.unwrap_or_else(|| by_value_is_cheaper(postings, matched, docs)) {
-            return count_by_value(postings, candidates, matched, records);
+            return count_by_value(postings, candidates, matched);
         }
     }
-    count_by_doc(keys, candidates, records)
+    count_by_doc(keys, candidates, docs)
 }
 
 /// Whether counting value by value beats reading every candidate: each doc of a small posting
@@ -94,16 +91,15 @@ fn by_value_is_cheaper(postings: &KeyPostings, matched: u64, docs: usize) -> boo
 }
 
 fn count_by_value<'r>(
-    postings: &KeyPostings,
+    postings: &'r KeyPostings,
     candidates: &RoaringBitmap,
     matched: u64,
-    records: &'r [Arc<ImageRecord>],
 ) -> GroupCounts<'r> {
     let mut counts = GroupCounts::new();
     for value in 0..postings.len() {
         let count = postings.posting(value).overlap(candidates);
         if count > 0 {
-            counts.insert(vec![Some(postings.value(records, value))], count as usize);
+            counts.insert(vec![Some(postings.value(value))], count as usize);
         }
     }
     let without = matched - candidates.intersection_len(postings.present());
@@ -115,11 +111,10 @@ fn count_by_value<'r>(
 
 /// Reads every candidate's values and counts their combinations.
 fn count_by_doc<'r>(
-    keys: &[Option<&KeyPostings>],
+    keys: &[Option<&'r KeyPostings>],
     candidates: &RoaringBitmap,
-    records: &'r [Arc<ImageRecord>],
+    docs: usize,
 ) -> GroupCounts<'r> {
-    let docs = records.len();
     let forwards: Vec<Option<&Forward>> = keys
         .iter()
         .map(|postings| postings.map(|p| p.forward(docs)))
@@ -168,7 +163,7 @@ fn count_by_doc<'r>(
             .zip(keys)
             .map(|(digit, postings)| match (digit, postings) {
                 (0, _) | (_, None) => None,
-                (d, Some(p)) => Some(p.value(records, *d as usize - 1)),
+                (d, Some(p)) => Some(p.value(*d as usize - 1)),
             })
             .collect();
         counts.insert(values, count);

@@ -48,20 +48,19 @@ fn condition_docs(index: &Index, condition: &Condition) -> RoaringBitmap {
             let Some(postings) = index.postings(key) else {
                 return RoaringBitmap::new();
             };
-            let records = index.records();
             let mut union = Union::default();
             for pattern in any_of {
                 match pattern {
                     Pattern::Exact(value) => {
-                        if let Some(i) = postings.find(records, value) {
+                        if let Some(i) = postings.find(value) {
                             union.add(postings.posting(i));
                         }
                     }
                     Pattern::Glob(parts) => {
                         // Only values starting with the text before the first star can match.
                         let prefix = parts.first().map_or("", String::as_str);
-                        for i in postings.prefixed(records, prefix) {
-                            if pattern.matches(postings.value(records, i)) {
+                        for i in postings.prefixed(prefix) {
+                            if pattern.matches(postings.value(i)) {
                                 union.add(postings.posting(i));
                             }
                         }

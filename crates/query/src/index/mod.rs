@@ -164,7 +164,7 @@ impl Index {
         groups::count(
             &postings,
             candidates,
-            &self.records,
+            self.len(),
             self.tuning.group_by_value,
         )
     }

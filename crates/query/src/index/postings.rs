@@ -5,11 +5,12 @@
 //! slices of one flat sorted array per key; only a value held by many docs gets a roaring
 //! bitmap. A bitmap per image id would cost more than the image's whole budget.
 //!
-//! The dictionary copies no strings: each value points at a tag of the first doc holding it,
-//! and the records outlive the index's use of them.
+//! The dictionary keeps its values end to end in one string per key: a glob reads through
+//! them in order, where pointers into the records would cost a few cache misses per value.
 
 use super::bitmap_bytes;
 use super::groups::Forward;
+use super::orders::partition;
 use imagedex_model::ImageRecord;
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
@@ -21,13 +22,6 @@ use std::sync::{Arc, OnceLock};
 /// Around here a roaring bitmap starts to be smaller than four bytes per doc, and counting its
 /// overlap with candidates container by container beats probing doc by doc.
 pub(crate) const MANY_DOCS: usize = 2048;
-
-/// Where a dictionary value lives: tag `tag` of doc `doc`.
-#[derive(Debug, Clone, Copy)]
-struct ValueRef {
-    doc: u32,
-    tag: u32,
-}
 
 /// The docs of one value, ascending.
 #[derive(Debug, Clone, Copy)]
@@ -49,8 +43,10 @@ impl Posting<'_> {
 /// The dictionary and posting sets of one tag key.
 #[derive(Debug)]
 pub(crate) struct KeyPostings {
-    /// Each distinct value once, sorted as strings.
-    values: Box<[ValueRef]>,
+    /// Each distinct value once, sorted, end to end.
+    text: Box<str>,
+    /// Where each value ends in `text`.
+    ends: Box<[usize]>,
     /// Value `i`'s docs are `few[starts[i]..starts[i + 1]]`, an empty range when it has many.
     starts: Box<[u32]>,
     few: Box<[u32]>,
@@ -65,32 +61,28 @@ pub(crate) struct KeyPostings {
 impl KeyPostings {
     /// How many distinct values the key has.
     pub(crate) fn len(&self) -> usize {
-        self.values.len()
+        self.ends.len()
     }
 
-    /// Value `i`, borrowed from the record that holds it.
-    pub(crate) fn value<'r>(&self, records: &'r [Arc<ImageRecord>], i: usize) -> &'r str {
-        let at = self.values[i];
-        records[at.doc as usize].tags[at.tag as usize].value()
+    /// Value `i`.
+    pub(crate) fn value(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
     }
 
     /// The index of `value` in the dictionary.
-    pub(crate) fn find(&self, records: &[Arc<ImageRecord>], value: &str) -> Option<usize> {
-        let i = self.lower_bound(records, value);
-        (i < self.len() && self.value(records, i) == value).then_some(i)
+    pub(crate) fn find(&self, value: &str) -> Option<usize> {
+        let i = partition(self.len(), |i| self.value(i) < value);
+        (i < self.len() && self.value(i) == value).then_some(i)
     }
 
     /// The values starting with `prefix`: a glob only needs to look at these.
-    pub(crate) fn prefixed(&self, records: &[Arc<ImageRecord>], prefix: &str) -> Range<usize> {
-        let start = self.lower_bound(records, prefix);
-        let len =
-            self.values[start..].partition_point(|at| value_of(records, *at).starts_with(prefix));
+    pub(crate) fn prefixed(&self, prefix: &str) -> Range<usize> {
+        let start = partition(self.len(), |i| self.value(i) < prefix);
+        let len = partition(self.len() - start, |i| {
+            self.value(start + i).starts_with(prefix)
+        });
         start..start + len
-    }
-
-    fn lower_bound(&self, records: &[Arc<ImageRecord>], value: &str) -> usize {
-        self.values
-            .partition_point(|at| value_of(records, *at) < value)
     }
 
     /// The docs holding value `i`.
@@ -128,17 +120,14 @@ impl KeyPostings {
             .iter()
             .map(|(_, docs)| std::mem::size_of::<(u32, RoaringBitmap)>() + bitmap_bytes(docs))
             .sum();
-        self.values.len() * std::mem::size_of::<ValueRef>()
+        self.text.len()
+            + self.ends.len() * std::mem::size_of::<usize>()
             + self.starts.len() * 4
             + self.few.len() * 4
             + many
             + bitmap_bytes(&self.present)
             + self.forward.get().map_or(0, Forward::heap_bytes)
     }
-}
-
-fn value_of(records: &[Arc<ImageRecord>], at: ValueRef) -> &str {
-    records[at.doc as usize].tags[at.tag as usize].value()
 }
 
 /// Builds the postings of every tag key, sorted by key.
@@ -152,7 +141,7 @@ pub(crate) fn build(
         let doc = u32::try_from(doc).expect("an index should hold fewer than 2^32 records");
         // Tags are sorted by key, so the key rarely changes from one tag to the next.
         let mut last: Option<(&str, usize)> = None;
-        for (tag_index, tag) in record.tags.iter().enumerate() {
+        for tag in &record.tags {
             let slot = match last {
                 Some((key, slot)) if key == tag.key() => slot,
                 _ => *by_key.entry(tag.key()).or_insert_with(|| {
@@ -161,11 +150,7 @@ pub(crate) fn build(
                 }),
             };
             last = Some((tag.key(), slot));
-            let at = ValueRef {
-                doc,
-                tag: tag_index as u32,
-            };
-            builders[slot].1.add(tag.value(), at);
+            builders[slot].1.add(tag.value(), doc);
         }
     }
 
@@ -182,20 +167,18 @@ pub(crate) fn build(
 struct KeyBuilder<'r> {
     ids: HashMap<&'r str, u32>,
     texts: Vec<&'r str>,
-    firsts: Vec<ValueRef>,
     /// (value id, doc), in doc order.
     pairs: Vec<(u32, u32)>,
 }
 
 impl<'r> KeyBuilder<'r> {
-    fn add(&mut self, value: &'r str, at: ValueRef) {
+    fn add(&mut self, value: &'r str, doc: u32) {
         let next = self.texts.len() as u32;
         let id = *self.ids.entry(value).or_insert(next);
         if id == next {
             self.texts.push(value);
-            self.firsts.push(at);
         }
-        self.pairs.push((id, at.doc));
+        self.pairs.push((id, doc));
     }
 
     fn finish(self, many_docs: usize) -> KeyPostings {
@@ -252,8 +235,16 @@ impl<'r> KeyBuilder<'r> {
             RoaringBitmap::from_sorted_iter(holders).expect("docs should be read in order");
         present.optimize();
 
+        let mut text = String::with_capacity(self.texts.iter().map(|t| t.len()).sum());
+        let mut ends = Vec::with_capacity(sorted.len());
+        for id in &sorted {
+            text.push_str(self.texts[*id as usize]);
+            ends.push(text.len());
+        }
+
         KeyPostings {
-            values: sorted.iter().map(|id| self.firsts[*id as usize]).collect(),
+            text: text.into(),
+            ends: ends.into(),
             starts: starts.into(),
             few: few.into(),
             many: many.into(),
