@@ -307,15 +307,19 @@ fn tuning() -> impl Strategy<Value = Tuning> {
         select(vec![1usize, 2, 128]),
         select(vec![1usize, 4, 16, 1 << 20]),
         select(vec![None, Some(true), Some(false)]),
+        1usize..4,
     )
         .prop_map(
-            |(many_docs, sparse, min_patience, jump, gather_below, group_by_value)| Tuning {
-                many_docs,
-                sparse,
-                min_patience,
-                jump,
-                gather_below,
-                group_by_value,
+            |(many_docs, sparse, min_patience, jump, gather_below, group_by_value, workers)| {
+                Tuning {
+                    many_docs,
+                    sparse,
+                    min_patience,
+                    jump,
+                    gather_below,
+                    group_by_value,
+                    workers: Some(workers),
+                }
             },
         )
 }

@@ -20,6 +20,7 @@ mod groups;
 mod matching;
 mod orders;
 mod postings;
+mod text_sort;
 mod walk;
 
 #[cfg(test)]
@@ -38,6 +39,7 @@ use orders::SortOrder;
 use postings::KeyPostings;
 use roaring::RoaringBitmap;
 use std::sync::{Arc, OnceLock};
+use text_sort::sort_by_text;
 
 /// An immutable index over one organisation's records.
 pub struct Index {
@@ -69,6 +71,9 @@ pub(crate) struct Tuning {
     /// Count a single group key value by value (`Some(true)`), doc by doc (`Some(false)`), or
     /// whichever costs less (`None`).
     pub(crate) group_by_value: Option<bool>,
+    /// Threads that build the postings; by default as many as there are cores (up to four),
+    /// one for small inventories.
+    pub(crate) workers: Option<usize>,
 }
 
 impl Default for Tuning {
@@ -80,6 +85,7 @@ impl Default for Tuning {
             jump: walk::JUMP,
             gather_below: orders::GATHER_BELOW,
             group_by_value: None,
+            workers: None,
         }
     }
 }
@@ -91,16 +97,29 @@ impl Index {
         Self::build_tuned(records, Tuning::default())
     }
 
-    pub(crate) fn build_tuned(mut records: Vec<Arc<ImageRecord>>, tuning: Tuning) -> Index {
-        // Stable, so records sharing an id (which should not happen) keep their given order,
-        // as the reference's stable sort keeps it.
-        records.sort_by(|a, b| a.id.cmp(&b.id));
+    pub(crate) fn build_tuned(records: Vec<Arc<ImageRecord>>, tuning: Tuning) -> Index {
+        // Records sharing an id (which should not happen) keep their given order, as the
+        // reference's stable sort keeps them.
         let count =
             u32::try_from(records.len()).expect("an index should hold fewer than 2^32 records");
+        let mut by_id: Vec<u32> = (0..count).collect();
+        sort_by_text(&mut by_id, |i| records[i as usize].id.as_str());
+        let mut given: Vec<Option<Arc<ImageRecord>>> = records.into_iter().map(Some).collect();
+        let records: Vec<Arc<ImageRecord>> = by_id
+            .iter()
+            .map(|i| {
+                given[*i as usize]
+                    .take()
+                    .expect("each record should be placed once")
+            })
+            .collect();
         let mut all = RoaringBitmap::new();
         all.insert_range(0..count);
         all.optimize();
-        let keys = postings::build(&records, tuning.many_docs).into_boxed_slice();
+        let workers = tuning
+            .workers
+            .unwrap_or_else(|| default_workers(records.len()));
+        let keys = postings::build(&records, tuning.many_docs, workers).into_boxed_slice();
         Index {
             records,
             all,
@@ -241,6 +260,14 @@ impl Index {
             .expect("every sort field should be listed in ImageSortField::ALL");
         self.orders[slot].get_or_init(|| SortOrder::build(field, &self.records))
     }
+}
+
+/// Below this many records, a thread costs more than it saves.
+const RECORDS_PER_WORKER: usize = 1 << 15;
+
+fn default_workers(records: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.min(4).min(records / RECORDS_PER_WORKER).max(1)
 }
 
 /// The sort field whose values a numeric filter field compares.

@@ -8,6 +8,7 @@
 //! The run of each doc doubles as the numeric column of the field: a comparison in a filter is
 //! a range of runs, found by binary search over the runs' values.
 
+use super::text_sort::sort_by_text;
 use crate::sort::{ImageSortField, Position, SortValueRef};
 use imagedex_model::ImageRecord;
 use roaring::RoaringBitmap;
@@ -38,28 +39,51 @@ pub(crate) struct SortOrder {
 impl SortOrder {
     /// Sorts every record by `field`.
     pub(crate) fn build(field: ImageSortField, records: &[Arc<ImageRecord>]) -> Self {
-        let mut valued: Vec<(SortValueRef<'_>, u32)> = Vec::with_capacity(records.len());
+        // A field holds numbers or names, never both; numbers would sort first.
+        let mut numbers: Vec<(i64, u32)> = Vec::new();
+        let mut named: Vec<u32> = Vec::new();
         let mut missing: Vec<u32> = Vec::new();
         for (doc, record) in records.iter().enumerate() {
             match field.value_ref(record) {
-                Some(value) => valued.push((value, doc as u32)),
+                Some(SortValueRef::Int(n)) => numbers.push((n, doc as u32)),
+                Some(SortValueRef::Str(_)) => named.push(doc as u32),
                 None => missing.push(doc as u32),
             }
         }
-        // (value, doc) is unique, so an unstable sort gives the one order.
-        valued.sort_unstable();
+        let name = |doc: u32| match field.value_ref(&records[doc as usize]) {
+            Some(SortValueRef::Str(text)) => text,
+            _ => "",
+        };
+        // (value, doc) is unique, so unstable sorts give the one order.
+        numbers.sort_unstable();
+        sort_by_text(&mut named, name);
 
         let mut run_of = vec![NO_VALUE; records.len()];
-        let mut starts = Vec::new();
-        for (i, (value, doc)) in valued.iter().enumerate() {
-            if i == 0 || valued[i - 1].0 != *value {
-                starts.push(i as u32);
+        let mut starts: Vec<u32> = Vec::new();
+        let mut place = |position: usize, doc: u32, new_run: bool| {
+            if new_run {
+                starts.push(position as u32);
             }
-            run_of[*doc as usize] = starts.len() as u32 - 1;
+            run_of[doc as usize] = starts.len() as u32 - 1;
+        };
+        for (i, (n, doc)) in numbers.iter().enumerate() {
+            place(i, *doc, i == 0 || numbers[i - 1].0 != *n);
         }
-        starts.push(valued.len() as u32);
+        for (i, doc) in named.iter().enumerate() {
+            place(
+                numbers.len() + i,
+                *doc,
+                i == 0 || name(named[i - 1]) != name(*doc),
+            );
+        }
+        starts.push((numbers.len() + named.len()) as u32);
 
-        let docs = valued.iter().map(|(_, doc)| *doc).chain(missing).collect();
+        let docs = numbers
+            .iter()
+            .map(|(_, doc)| *doc)
+            .chain(named)
+            .chain(missing)
+            .collect();
         SortOrder {
             field,
             docs,

@@ -11,9 +11,11 @@
 use super::bitmap_bytes;
 use super::groups::Forward;
 use super::orders::partition;
+use super::text_sort::sort_by_text;
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use imagedex_model::ImageRecord;
 use roaring::RoaringBitmap;
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
@@ -130,18 +132,90 @@ impl KeyPostings {
     }
 }
 
-/// Builds the postings of every tag key, sorted by key.
+/// Builds the postings of every tag key, sorted by key, on `workers` threads.
 pub(crate) fn build(
     records: &[Arc<ImageRecord>],
     many_docs: usize,
+    workers: usize,
 ) -> Vec<(Box<str>, KeyPostings)> {
+    let hasher = DefaultHashBuilder::default();
+    let workers = workers.clamp(1, records.len().max(1));
+
+    // Each worker reads a slice of the docs; the slices' dictionaries are then merged in doc
+    // order, so every value's docs stay ascending.
+    let share = records.len().div_ceil(workers);
+    let mut parts = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..workers)
+            .map(|w| {
+                let range = (w * share).min(records.len())..((w + 1) * share).min(records.len());
+                let hasher = &hasher;
+                scope.spawn(move || read(records, range, hasher))
+            })
+            .collect();
+        let mut parts = vec![read(records, 0..share.min(records.len()), &hasher)];
+        parts.extend(
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("reading tags should not panic")),
+        );
+        parts
+    });
+    let mut builders = parts.remove(0);
+    for part in parts {
+        for (key, other) in part {
+            match builders.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, builder)) => builder.absorb(other, &hasher),
+                None => builders.push((key, other)),
+            }
+        }
+    }
+
+    // Finishing is per key: deal the keys out to the workers, largest first.
+    builders.sort_unstable_by_key(|(_, b)| std::cmp::Reverse(b.pairs.len()));
+    let mut shares: Vec<Vec<(&str, KeyBuilder)>> = (0..workers).map(|_| Vec::new()).collect();
+    let mut loads = vec![0usize; workers];
+    for builder in builders {
+        let lightest = (0..workers)
+            .min_by_key(|w| loads[*w])
+            .expect("there should be at least one worker");
+        loads[lightest] += builder.1.pairs.len();
+        shares[lightest].push(builder);
+    }
+    let mut keys: Vec<(Box<str>, KeyPostings)> = std::thread::scope(|scope| {
+        let mut shares = shares.into_iter();
+        let own = shares.next().unwrap_or_default();
+        let handles: Vec<_> = shares
+            .map(|share| scope.spawn(move || finish_all(share, many_docs)))
+            .collect();
+        let mut keys = finish_all(own, many_docs);
+        for handle in handles {
+            keys.extend(handle.join().expect("finishing postings should not panic"));
+        }
+        keys
+    });
+    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    keys
+}
+
+fn finish_all(builders: Vec<(&str, KeyBuilder)>, many_docs: usize) -> Vec<(Box<str>, KeyPostings)> {
+    builders
+        .into_iter()
+        .map(|(key, builder)| (Box::from(key), builder.finish(many_docs)))
+        .collect()
+}
+
+/// Reads the tags of the docs in `docs` into one builder per key.
+fn read<'r>(
+    records: &'r [Arc<ImageRecord>],
+    docs: Range<usize>,
+    hasher: &DefaultHashBuilder,
+) -> Vec<(&'r str, KeyBuilder)> {
     let mut by_key: HashMap<&str, usize> = HashMap::new();
-    let mut builders: Vec<(&str, KeyBuilder<'_>)> = Vec::new();
-    for (doc, record) in records.iter().enumerate() {
-        let doc = u32::try_from(doc).expect("an index should hold fewer than 2^32 records");
+    let mut builders: Vec<(&str, KeyBuilder)> = Vec::new();
+    for doc in docs {
         // Tags are sorted by key, so the key rarely changes from one tag to the next.
         let mut last: Option<(&str, usize)> = None;
-        for tag in &record.tags {
+        for tag in &records[doc].tags {
             let slot = match last {
                 Some((key, slot)) if key == tag.key() => slot,
                 _ => *by_key.entry(tag.key()).or_insert_with(|| {
@@ -150,41 +224,71 @@ pub(crate) fn build(
                 }),
             };
             last = Some((tag.key(), slot));
-            builders[slot].1.add(tag.value(), doc);
+            let builder = &mut builders[slot].1;
+            let id = builder.intern(hasher, tag.value());
+            builder.pairs.push((id, doc as u32));
         }
     }
-
-    let mut keys: Vec<(Box<str>, KeyPostings)> = builders
-        .into_iter()
-        .map(|(key, builder)| (Box::from(key), builder.finish(many_docs)))
-        .collect();
-    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    keys
+    builders
 }
 
 /// One key's values and (value, doc) pairs as the records are read.
 #[derive(Default)]
-struct KeyBuilder<'r> {
-    ids: HashMap<&'r str, u32>,
-    texts: Vec<&'r str>,
+struct KeyBuilder {
+    /// (hash of the text, value id), by that hash.
+    table: HashTable<(u64, u32)>,
+    /// The distinct values end to end, in reading order. Comparing a value read from a record
+    /// with this copy rather than with the first record that held it saves a cache miss on
+    /// every tag.
+    arena: String,
+    /// Where each value ends in `arena`.
+    ends: Vec<usize>,
     /// (value id, doc), in doc order.
     pairs: Vec<(u32, u32)>,
 }
 
-impl<'r> KeyBuilder<'r> {
-    fn add(&mut self, value: &'r str, doc: u32) {
-        let next = self.texts.len() as u32;
-        let id = *self.ids.entry(value).or_insert(next);
-        if id == next {
-            self.texts.push(value);
-        }
-        self.pairs.push((id, doc));
+impl KeyBuilder {
+    fn text(&self, id: u32) -> &str {
+        arena_text(&self.arena, &self.ends, id)
+    }
+
+    /// The id of `value`, new if it is not known yet.
+    fn intern(&mut self, hasher: &DefaultHashBuilder, value: &str) -> u32 {
+        let hash = hasher.hash_one(value);
+        let (arena, ends) = (&mut self.arena, &mut self.ends);
+        let found = self
+            .table
+            .find(hash, |(h, id)| {
+                *h == hash && arena_text(arena, ends, *id) == value
+            })
+            .map(|(_, id)| *id);
+        found.unwrap_or_else(|| {
+            let id = u32::try_from(ends.len()).expect("a key should have fewer than 2^32 values");
+            arena.push_str(value);
+            ends.push(arena.len());
+            // Growing the table rehashes from the stored hashes, never from the arena.
+            self.table.insert_unique(hash, (hash, id), |(h, _)| *h);
+            id
+        })
+    }
+
+    /// Takes in the values and pairs of a builder that read later docs.
+    fn absorb(&mut self, later: KeyBuilder, hasher: &DefaultHashBuilder) {
+        let ids: Vec<u32> = (0..later.ends.len() as u32)
+            .map(|id| self.intern(hasher, later.text(id)))
+            .collect();
+        self.pairs.extend(
+            later
+                .pairs
+                .iter()
+                .map(|(id, doc)| (ids[*id as usize], *doc)),
+        );
     }
 
     fn finish(self, many_docs: usize) -> KeyPostings {
         // Number values in string order; `rank` maps the reading order to it.
-        let mut sorted: Vec<u32> = (0..self.texts.len() as u32).collect();
-        sorted.sort_unstable_by_key(|id| self.texts[*id as usize]);
+        let mut sorted: Vec<u32> = (0..self.ends.len() as u32).collect();
+        sort_by_text(&mut sorted, |id| self.text(id));
         let mut rank = vec![0u32; sorted.len()];
         for (position, id) in sorted.iter().enumerate() {
             rank[*id as usize] = position as u32;
@@ -235,10 +339,10 @@ impl<'r> KeyBuilder<'r> {
             RoaringBitmap::from_sorted_iter(holders).expect("docs should be read in order");
         present.optimize();
 
-        let mut text = String::with_capacity(self.texts.iter().map(|t| t.len()).sum());
+        let mut text = String::with_capacity(self.arena.len());
         let mut ends = Vec::with_capacity(sorted.len());
         for id in &sorted {
-            text.push_str(self.texts[*id as usize]);
+            text.push_str(self.text(*id));
             ends.push(text.len());
         }
 
@@ -252,4 +356,11 @@ impl<'r> KeyBuilder<'r> {
             forward: OnceLock::new(),
         }
     }
+}
+
+/// Value `id` of an arena of values end to end.
+fn arena_text<'a>(arena: &'a str, ends: &[usize], id: u32) -> &'a str {
+    let id = id as usize;
+    let start = if id == 0 { 0 } else { ends[id - 1] };
+    &arena[start..ends[id]]
 }
