@@ -77,13 +77,32 @@ pub fn list_images<'a>(records: &'a [Arc<ImageRecord>], query: &ImageQuery) -> I
 /// Lists one page of the groups of the images that match `query`. An image with several
 /// values of a key counts in each of its groups.
 pub fn list_groups(records: &[Arc<ImageRecord>], query: &GroupQuery) -> GroupPage {
+    let matched = records
+        .iter()
+        .map(Arc::as_ref)
+        .filter(|r| query.filter.matches(r));
+    page_groups(query, count_groups(matched, &query.keys))
+}
+
+/// Counts the groups of `records` over `keys`: one entry per combination of values, in `keys`
+/// order, `None` for an image without the key. An image with several values of a key counts
+/// once in each combination it holds.
+pub fn count_groups<'a>(
+    records: impl IntoIterator<Item = &'a ImageRecord>,
+    keys: &[String],
+) -> HashMap<Vec<Option<&'a str>>, usize> {
     let mut counts: HashMap<Vec<Option<&str>>, usize> = HashMap::new();
-    for record in records.iter().filter(|r| query.filter.matches(r)) {
-        let per_key: Vec<Vec<Option<&str>>> = query
-            .keys
+    for record in records {
+        let per_key: Vec<Vec<Option<&str>>> = keys
             .iter()
             .map(|key| {
-                let values: Vec<Option<&str>> = record.tag_values(key).map(Some).collect();
+                // `tag_values`, with the values borrowed from the record alone.
+                let values: Vec<Option<&str>> = record
+                    .tags
+                    .iter()
+                    .filter(|t| t.key() == key)
+                    .map(|t| Some(t.value()))
+                    .collect();
                 if values.is_empty() {
                     vec![None]
                 } else {
@@ -95,7 +114,15 @@ pub fn list_groups(records: &[Arc<ImageRecord>], query: &GroupQuery) -> GroupPag
             *counts.entry(combination).or_default() += 1;
         }
     }
+    counts
+}
 
+/// Orders group counts (as [`count_groups`] makes them) by the query's group sort and cuts the
+/// page after its cursor. Groups with a missing value come last; names break ties.
+pub fn page_groups<'v>(
+    query: &GroupQuery,
+    counts: impl IntoIterator<Item = (Vec<Option<&'v str>>, usize)>,
+) -> GroupPage {
     let descending = query.sort.descending;
     let mut groups: Vec<(Position, GroupRow)> = counts
         .into_iter()
@@ -155,9 +182,23 @@ fn cut<T>(
         None => 0,
     };
     let end = start.saturating_add(page_size).min(sorted.len());
-    let next = (end < sorted.len() && end > start)
-        .then(|| cursor::encode(fingerprint, position(&sorted[end - 1])));
-    (start, end, next)
+    let last = (end > start).then(|| position(&sorted[end - 1]));
+    (
+        start,
+        end,
+        next_cursor(fingerprint, last, end < sorted.len()),
+    )
+}
+
+/// The next page's cursor: the position of the page's last item, when the page has one and
+/// items follow it. Every evaluation issues cursors by this rule.
+pub(crate) fn next_cursor(
+    fingerprint: &str,
+    last: Option<&Position>,
+    more: bool,
+) -> Option<String> {
+    last.filter(|_| more)
+        .map(|position| cursor::encode(fingerprint, position))
 }
 
 /// Every combination taking one value from each list.

@@ -1,10 +1,11 @@
 //! The query engine of imagedex: the typed form of a `GET /api/v2/container_images` request
 //! (filter, sort, grouping, page size, cursor), parsed at the edge, and its evaluation over an
-//! organisation's records.
+//! organisation's records: the reference scan in `engine` and the in-memory `index`.
 
 pub mod cursor;
 pub mod engine;
 pub mod filter;
+pub mod index;
 pub mod sort;
 
 pub use cursor::CursorError;
@@ -12,7 +13,11 @@ pub use engine::{list_groups, list_images, GroupPage, GroupRow, ImagePage};
 pub use filter::{
     CompareOp, Condition, FilterError, NumberPattern, NumericField, Pattern, TagFilter, Term,
 };
-pub use sort::{Bucket, GroupSort, ImageSort, Position, SortValue, IMAGE_SORT_KEYS};
+pub use index::{GroupCounts, Index};
+pub use sort::{
+    Bucket, GroupSort, ImageSort, ImageSortField, Position, SortValue, SortValueRef,
+    IMAGE_SORT_KEYS,
+};
 
 /// The default `page[size]`.
 pub const DEFAULT_PAGE_SIZE: usize = 1000;

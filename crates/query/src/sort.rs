@@ -16,6 +16,34 @@ pub enum SortValue {
     Str(String),
 }
 
+/// A sort value borrowed from a record, ordered exactly as [`SortValue`] (numbers before
+/// names), so an index can sort records without copying their strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SortValueRef<'a> {
+    Int(i64),
+    Str(&'a str),
+}
+
+impl SortValueRef<'_> {
+    /// The owned value, as cursors carry it.
+    pub fn to_value(self) -> SortValue {
+        match self {
+            SortValueRef::Int(n) => SortValue::Int(n),
+            SortValueRef::Str(s) => SortValue::Str(s.to_string()),
+        }
+    }
+
+    /// Compares with an owned value as `SortValue`'s own order would.
+    pub fn cmp_value(self, other: &SortValue) -> Ordering {
+        match (self, other) {
+            (SortValueRef::Int(a), SortValue::Int(b)) => a.cmp(b),
+            (SortValueRef::Str(a), SortValue::Str(b)) => a.cmp(b.as_str()),
+            (SortValueRef::Int(_), SortValue::Str(_)) => Ordering::Less,
+            (SortValueRef::Str(_), SortValue::Int(_)) => Ordering::Greater,
+        }
+    }
+}
+
 /// A place in an order: everything a keyset cursor needs to resume after it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
@@ -77,6 +105,48 @@ pub enum ImageSortField {
     Size,
     BuiltAt,
     Vulnerabilities(Bucket),
+}
+
+impl ImageSortField {
+    /// Every image sort field, in the order of [`IMAGE_SORT_KEYS`].
+    pub const ALL: [ImageSortField; 14] = [
+        ImageSortField::Name,
+        ImageSortField::ShortImage,
+        ImageSortField::Registry,
+        ImageSortField::Repository,
+        ImageSortField::ContainerCount,
+        ImageSortField::PublishedAt,
+        ImageSortField::Size,
+        ImageSortField::BuiltAt,
+        ImageSortField::Vulnerabilities(Bucket::Critical),
+        ImageSortField::Vulnerabilities(Bucket::High),
+        ImageSortField::Vulnerabilities(Bucket::Medium),
+        ImageSortField::Vulnerabilities(Bucket::Low),
+        ImageSortField::Vulnerabilities(Bucket::None),
+        ImageSortField::Vulnerabilities(Bucket::Unknown),
+    ];
+
+    /// The record's value for this field, borrowed, if it has one: the one definition of every
+    /// sort value, which [`ImageSort::value`] copies.
+    pub fn value_ref(self, record: &ImageRecord) -> Option<SortValueRef<'_>> {
+        match self {
+            ImageSortField::Name => Some(SortValueRef::Str(&record.name)),
+            ImageSortField::ShortImage => Some(SortValueRef::Str(&record.short_image)),
+            ImageSortField::Registry => record.registry.as_deref().map(SortValueRef::Str),
+            ImageSortField::Repository => Some(SortValueRef::Str(&record.repository)),
+            ImageSortField::ContainerCount => Some(SortValueRef::Int(record.container_count)),
+            ImageSortField::PublishedAt => record
+                .published_at
+                .map(|t| SortValueRef::Int(t.timestamp())),
+            ImageSortField::Size => record.largest_size().map(SortValueRef::Int),
+            ImageSortField::BuiltAt => record
+                .latest_built_at()
+                .map(|t| SortValueRef::Int(t.timestamp())),
+            ImageSortField::Vulnerabilities(bucket) => record
+                .vulnerabilities
+                .map(|v| SortValueRef::Int(bucket.count(&v))),
+        }
+    }
 }
 
 /// An image sort: a field and a direction.
@@ -160,24 +230,7 @@ impl ImageSort {
 
     /// The record's value for this sort key, if it has one.
     pub fn value(&self, record: &ImageRecord) -> Option<SortValue> {
-        let text = |s: &str| Some(SortValue::Str(s.to_string()));
-        match self.field {
-            ImageSortField::Name => text(&record.name),
-            ImageSortField::ShortImage => text(&record.short_image),
-            ImageSortField::Registry => record.registry.as_deref().and_then(text),
-            ImageSortField::Repository => text(&record.repository),
-            ImageSortField::ContainerCount => Some(SortValue::Int(record.container_count)),
-            ImageSortField::PublishedAt => {
-                record.published_at.map(|t| SortValue::Int(t.timestamp()))
-            }
-            ImageSortField::Size => record.largest_size().map(SortValue::Int),
-            ImageSortField::BuiltAt => record
-                .latest_built_at()
-                .map(|t| SortValue::Int(t.timestamp())),
-            ImageSortField::Vulnerabilities(bucket) => record
-                .vulnerabilities
-                .map(|v| SortValue::Int(bucket.count(&v))),
-        }
+        self.field.value_ref(record).map(SortValueRef::to_value)
     }
 
     /// The record's place in this order.

@@ -1,0 +1,111 @@
+//! Filters over the index: each term's condition becomes a set of docs, from the tag postings
+//! or from the order of a numeric field, and the terms combine as set operations.
+
+use super::postings::Posting;
+use super::Index;
+use crate::filter::{Condition, Pattern, TagFilter};
+use roaring::RoaringBitmap;
+
+/// The docs matching every term of `filter`.
+pub(crate) fn matching(index: &Index, filter: &TagFilter) -> RoaringBitmap {
+    let mut required = Vec::new();
+    let mut excluded = Vec::new();
+    for term in filter.terms() {
+        let docs = condition_docs(index, &term.condition);
+        if term.negated {
+            excluded.push(docs);
+        } else if docs.is_empty() {
+            return RoaringBitmap::new();
+        } else {
+            required.push(docs);
+        }
+    }
+
+    // Intersect from the smallest set, so each step is as cheap as it can be.
+    required.sort_unstable_by_key(RoaringBitmap::len);
+    let mut required = required.into_iter();
+    let mut docs = match required.next() {
+        Some(first) => first,
+        None => index.all().clone(),
+    };
+    for other in required {
+        docs &= other;
+    }
+    // A negated term keeps exactly the docs its condition does not match.
+    for other in excluded {
+        if docs.is_empty() {
+            break;
+        }
+        docs -= other;
+    }
+    docs
+}
+
+/// The docs a condition matches, before negation.
+fn condition_docs(index: &Index, condition: &Condition) -> RoaringBitmap {
+    match condition {
+        Condition::Tag { key, any_of } => {
+            let Some(postings) = index.postings(key) else {
+                return RoaringBitmap::new();
+            };
+            let mut union = Union::default();
+            for pattern in any_of {
+                match pattern {
+                    Pattern::Exact(value) => {
+                        if let Some(i) = postings.find(value) {
+                            union.add(postings.posting(i));
+                        }
+                    }
+                    Pattern::Glob(parts) => {
+                        // Only values starting with the text before the first star can match.
+                        let prefix = parts.first().map_or("", String::as_str);
+                        for i in postings.prefixed(prefix) {
+                            if pattern.matches(postings.value(i)) {
+                                union.add(postings.posting(i));
+                            }
+                        }
+                    }
+                    // Every doc with the key, which holds whatever the other patterns match.
+                    Pattern::Any => return postings.present().clone(),
+                }
+            }
+            union.finish()
+        }
+        Condition::Number { field, any_of } => {
+            let ranges: Vec<_> = any_of.iter().filter_map(|p| p.range()).collect();
+            if ranges.is_empty() {
+                return RoaringBitmap::new();
+            }
+            index.order(super::sort_field(*field)).docs_within(
+                &ranges,
+                index.records(),
+                index.tuning.gather_below,
+            )
+        }
+    }
+}
+
+/// A union of posting sets: small ones gathered and sorted once, bitmaps or-ed.
+#[derive(Default)]
+struct Union {
+    few: Vec<u32>,
+    many: RoaringBitmap,
+}
+
+impl Union {
+    fn add(&mut self, posting: Posting<'_>) {
+        match posting {
+            Posting::Few(docs) => self.few.extend_from_slice(docs),
+            Posting::Many(docs) => self.many |= docs,
+        }
+    }
+
+    fn finish(mut self) -> RoaringBitmap {
+        // A doc holding several matching values of the key appears once per value.
+        self.few.sort_unstable();
+        self.few.dedup();
+        let few = RoaringBitmap::from_sorted_iter(self.few)
+            .expect("sorted, deduplicated docs should be ascending");
+        self.many | few
+    }
+}
