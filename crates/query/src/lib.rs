@@ -6,6 +6,7 @@ pub mod cursor;
 pub mod engine;
 pub mod filter;
 pub mod index;
+pub mod live;
 pub mod sort;
 
 pub use cursor::CursorError;
@@ -14,6 +15,7 @@ pub use filter::{
     CompareOp, Condition, FilterError, NumberPattern, NumericField, Pattern, TagFilter, Term,
 };
 pub use index::{GroupCounts, Index};
+pub use live::LiveIndex;
 pub use sort::{
     Bucket, GroupSort, ImageSort, ImageSortField, Position, SortValue, SortValueRef,
     IMAGE_SORT_KEYS,

@@ -1,5 +1,5 @@
-//! The catalog: each organisation's records in memory, as immutable snapshots brought up to
-//! date from the store's change feed. A request holds one snapshot from start to end, so its
+//! The catalog: each organisation's records in memory and indexed ([`LiveIndex`]), as immutable
+//! snapshots brought up to date from the store's change feed. A request holds one snapshot from start to end, so its
 //! total, page and next cursor always agree.
 //!
 //! How a snapshot learns of writes depends on the store. When the store pushes news of writes
@@ -10,32 +10,17 @@
 //! commits.
 
 use imagedex_model::ImageRecord;
+use imagedex_query::index::Index;
+use imagedex_query::LiveIndex;
 use imagedex_store::{ChangeEvent, ChangeSubscription, OrgId, Store, StoreError};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-/// One organisation's records at one point of the change feed.
+/// One organisation's records, indexed, at one point of the change feed.
 pub struct Snapshot {
     pub seq: i64,
-    by_id: BTreeMap<String, Arc<ImageRecord>>,
-    records: Vec<Arc<ImageRecord>>,
-}
-
-impl Snapshot {
-    fn new(seq: i64, by_id: BTreeMap<String, Arc<ImageRecord>>) -> Self {
-        let records = by_id.values().cloned().collect();
-        Snapshot {
-            seq,
-            by_id,
-            records,
-        }
-    }
-
-    /// The records, ordered by id.
-    pub fn records(&self) -> &[Arc<ImageRecord>] {
-        &self.records
-    }
+    pub index: LiveIndex,
 }
 
 /// One organisation's place in the catalog: the current snapshot, and a lock that lets one
@@ -44,6 +29,8 @@ impl Snapshot {
 struct Slot {
     current: RwLock<Option<Arc<Snapshot>>>,
     refreshing: tokio::sync::Mutex<()>,
+    /// Whether a new base index is being built for this organisation.
+    rebuilding: AtomicBool,
 }
 
 impl Slot {
@@ -52,6 +39,39 @@ impl Slot {
             .read()
             .expect("snapshot lock should not be poisoned")
             .clone()
+    }
+
+    fn set(&self, snapshot: Arc<Snapshot>) {
+        *self
+            .current
+            .write()
+            .expect("snapshot lock should not be poisoned") = Some(snapshot);
+    }
+
+    /// Builds a new base index from `from` on a blocking thread, then moves the slot's
+    /// current snapshot onto it. Queries meanwhile keep using the overlay.
+    fn rebuild(self: Arc<Self>, from: Arc<Snapshot>) {
+        if self.rebuilding.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tokio::spawn(async move {
+            let records = from.index.records();
+            let built = tokio::task::spawn_blocking(move || Index::build(records)).await;
+            match built {
+                Ok(base) => {
+                    let _only_one = self.refreshing.lock().await;
+                    let current = self
+                        .current()
+                        .expect("a rebuilt slot should have a snapshot");
+                    self.set(Arc::new(Snapshot {
+                        seq: current.seq,
+                        index: current.index.rebase(Arc::new(base), &from.index),
+                    }));
+                }
+                Err(error) => tracing::error!(error = %error, "rebuilding an index failed"),
+            }
+            self.rebuilding.store(false, Ordering::Release);
+        });
     }
 }
 
@@ -141,31 +161,26 @@ impl Catalog {
                 if batch.seq == snapshot.seq {
                     return Ok(snapshot);
                 }
-                let mut by_id = snapshot.by_id.clone();
-                for id in batch.removed {
-                    by_id.remove(&id);
+                let upserted = batch.upserted.into_iter().map(Arc::new);
+                Snapshot {
+                    seq: batch.seq,
+                    index: snapshot.index.apply(upserted, batch.removed),
                 }
-                for record in batch.upserted {
-                    by_id.insert(record.id.clone(), Arc::new(record));
-                }
-                Snapshot::new(batch.seq, by_id)
             }
             None => {
                 let (seq, records) = self.store.load_images(org).await?;
-                Snapshot::new(
-                    seq,
-                    records
-                        .into_iter()
-                        .map(|r| (r.id.clone(), Arc::new(r)))
-                        .collect(),
-                )
+                let records: Vec<Arc<ImageRecord>> = records.into_iter().map(Arc::new).collect();
+                let index = tokio::task::spawn_blocking(move || LiveIndex::new(records))
+                    .await
+                    .map_err(|e| StoreError::Corrupt(format!("building the index failed: {e}")))?;
+                Snapshot { seq, index }
             }
         };
         let next = Arc::new(next);
-        *slot
-            .current
-            .write()
-            .expect("snapshot lock should not be poisoned") = Some(next.clone());
+        slot.set(next.clone());
+        if next.index.needs_rebuild() {
+            slot.clone().rebuild(next.clone());
+        }
         Ok(next)
     }
 }

@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use imagedex_model::ImageRecord;
-use imagedex_query::{list_groups, list_images, GroupRow, ListParams, ListQuery};
+use imagedex_query::{GroupRow, ListParams, ListQuery};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -43,7 +43,7 @@ fn render(
 ) -> Response {
     match query {
         ListQuery::Images(q) => {
-            let page = list_images(snapshot.records(), q);
+            let page = snapshot.index.list_images(q);
             let data: Vec<ImageItem> = page
                 .items
                 .iter()
@@ -59,7 +59,7 @@ fn render(
             )
         }
         ListQuery::Groups(q) => {
-            let page = list_groups(snapshot.records(), q);
+            let page = snapshot.index.list_groups(q);
             let filter = params.filter_tags.as_deref().unwrap_or("").trim();
             let data: Vec<GroupItem> = page
                 .groups

@@ -15,7 +15,7 @@ use proptest::sample::select;
 use roaring::RoaringBitmap;
 use std::sync::Arc;
 
-const FINGERPRINT: &str = "fp";
+pub(crate) const FINGERPRINT: &str = "fp";
 
 /// Tag values the generated records draw from, so filters hit, miss and tie.
 const TAGS: &[&str] = &[
@@ -69,7 +69,7 @@ fn vulnerabilities() -> impl Strategy<Value = Option<VulnerabilityCounts>> {
 }
 
 /// A record with everything but its id, which the inventory makes unique.
-fn record() -> impl Strategy<Value = ImageRecord> {
+pub(crate) fn record() -> impl Strategy<Value = ImageRecord> {
     (
         (
             select(vec![
@@ -127,7 +127,7 @@ fn record() -> impl Strategy<Value = ImageRecord> {
 }
 
 /// Records in random order with unique ids that do not follow that order.
-fn inventory() -> impl Strategy<Value = Vec<Arc<ImageRecord>>> {
+pub(crate) fn inventory() -> impl Strategy<Value = Vec<Arc<ImageRecord>>> {
     prop::collection::vec((record(), 0u32..1000), 0..48).prop_map(|records| {
         records
             .into_iter()
@@ -225,19 +225,19 @@ fn term() -> impl Strategy<Value = String> {
         .prop_map(|(negated, term)| format!("{}{term}", if negated { "-" } else { "" }))
 }
 
-fn filter() -> impl Strategy<Value = TagFilter> {
+pub(crate) fn filter() -> impl Strategy<Value = TagFilter> {
     prop::collection::vec(term(), 0..4).prop_map(|terms| {
         let text = terms.join(",");
         TagFilter::parse(&text).unwrap_or_else(|e| panic!("generated filter {text}: {e}"))
     })
 }
 
-fn image_sort() -> impl Strategy<Value = ImageSort> {
+pub(crate) fn image_sort() -> impl Strategy<Value = ImageSort> {
     (select(ImageSortField::ALL.to_vec()), any::<bool>())
         .prop_map(|(field, descending)| ImageSort { field, descending })
 }
 
-fn page_size() -> impl Strategy<Value = usize> {
+pub(crate) fn page_size() -> impl Strategy<Value = usize> {
     prop_oneof![4 => 1usize..6, 1 => Just(1000)]
 }
 
@@ -274,7 +274,7 @@ fn position() -> impl Strategy<Value = Position> {
     })
 }
 
-fn group_query() -> impl Strategy<Value = (Vec<String>, GroupSort)> {
+pub(crate) fn group_query() -> impl Strategy<Value = (Vec<String>, GroupSort)> {
     let key = select(vec![
         "registry",
         "short_image",
@@ -328,21 +328,27 @@ fn ids(page: &ImagePage<'_>) -> Vec<String> {
     page.items.iter().map(|r| r.id.clone()).collect()
 }
 
-fn same_image_page(index: &ImagePage<'_>, reference: &ImagePage<'_>) -> Result<(), TestCaseError> {
+pub(crate) fn same_image_page(
+    index: &ImagePage<'_>,
+    reference: &ImagePage<'_>,
+) -> Result<(), TestCaseError> {
     prop_assert_eq!(ids(index), ids(reference));
     prop_assert_eq!(index.total, reference.total);
     prop_assert_eq!(&index.next_cursor, &reference.next_cursor);
     Ok(())
 }
 
-fn same_group_page(index: &GroupPage, reference: &GroupPage) -> Result<(), TestCaseError> {
+pub(crate) fn same_group_page(
+    index: &GroupPage,
+    reference: &GroupPage,
+) -> Result<(), TestCaseError> {
     prop_assert_eq!(&index.groups, &reference.groups);
     prop_assert_eq!(index.total, reference.total);
     prop_assert_eq!(&index.next_cursor, &reference.next_cursor);
     Ok(())
 }
 
-fn next_position(cursor: &Option<String>) -> Option<Position> {
+pub(crate) fn next_position(cursor: &Option<String>) -> Option<Position> {
     cursor
         .as_ref()
         .map(|c| cursor::decode(c, FINGERPRINT).expect("an issued cursor should decode"))

@@ -24,7 +24,7 @@ mod text_sort;
 mod walk;
 
 #[cfg(test)]
-mod equivalence;
+pub(crate) mod equivalence;
 #[cfg(test)]
 mod tests;
 
