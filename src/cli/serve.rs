@@ -39,6 +39,7 @@ pub async fn serve_on(
         .watch()
         .await
         .context("listening for changes")?;
+    state.catalog.warm();
     tracing::info!(listen = %address, "serving the API");
     imagedex_server::serve(listener, state)
         .await

@@ -52,6 +52,7 @@ async fn organisations_and_keys() {
         let b = store.ensure_org("beta").await.unwrap();
         assert_ne!(a.id, b.id);
         assert_eq!(store.find_org("nosuch").await.unwrap(), None);
+        assert_eq!(store.list_orgs().await.unwrap(), vec![a.clone(), b.clone()]);
 
         let ka = store.create_key_pair(a.id).await.unwrap();
         let kb = store.create_key_pair(b.id).await.unwrap();

@@ -101,6 +101,35 @@ impl Catalog {
         Ok(())
     }
 
+    /// Loads and indexes every organisation from a task of its own, so the first requests
+    /// after a start do not wait for it; a request that comes first loads its own.
+    pub fn warm(self: &Arc<Self>) {
+        let catalog = self.clone();
+        tokio::spawn(async move {
+            let orgs = match catalog.store.list_orgs().await {
+                Ok(orgs) => orgs,
+                Err(error) => {
+                    tracing::warn!(error = %error, "listing organisations to load failed");
+                    return;
+                }
+            };
+            for org in orgs {
+                let started = std::time::Instant::now();
+                match catalog.snapshot(org.id).await {
+                    Ok(snapshot) => tracing::info!(
+                        org.id = org.id.0,
+                        images = snapshot.index.len(),
+                        duration_ms = started.elapsed().as_millis() as u64,
+                        "organisation loaded"
+                    ),
+                    Err(error) => {
+                        tracing::warn!(org.id = org.id.0, error = %error, "loading failed")
+                    }
+                }
+            }
+        });
+    }
+
     async fn follow(self: Arc<Self>, mut subscription: ChangeSubscription) {
         while let Some(event) = subscription.recv().await {
             let orgs = match event {

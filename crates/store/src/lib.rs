@@ -119,6 +119,8 @@ pub trait Store: Send + Sync {
     async fn create_org(&self, name: &str) -> Result<Org, StoreError>;
     /// Finds an organisation by name.
     async fn find_org(&self, name: &str) -> Result<Option<Org>, StoreError>;
+    /// Every organisation, by name.
+    async fn list_orgs(&self) -> Result<Vec<Org>, StoreError>;
     /// Creates a key pair for an organisation; the secrets are returned once and stored hashed.
     async fn create_key_pair(&self, org: OrgId) -> Result<KeyPair, StoreError>;
     /// The organisation both keys belong to, or `None` when either is unknown or they differ.

@@ -84,6 +84,10 @@ impl<S: Store> Store for Retrying<S> {
         retried!(self, "find_org", || self.inner.find_org(name))
     }
 
+    async fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
+        retried!(self, "list_orgs", || self.inner.list_orgs())
+    }
+
     async fn create_key_pair(&self, org: OrgId) -> Result<KeyPair, StoreError> {
         retried!(self, "create_key_pair", || self.inner.create_key_pair(org))
     }

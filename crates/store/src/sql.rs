@@ -62,6 +62,17 @@ macro_rules! impl_sql_store {
                     }))
                 }
 
+                async fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
+                    let rows: Vec<(i64, String)> =
+                        sqlx::query_as("SELECT id, name FROM orgs ORDER BY name")
+                            .fetch_all(&self.pool)
+                            .await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(id, name)| Org { id: OrgId(id), name })
+                        .collect())
+                }
+
                 async fn create_key_pair(&self, org: OrgId) -> Result<KeyPair, StoreError> {
                     let pair = KeyPair::generate();
                     let mut tx = self.begin_write(org).await?;
