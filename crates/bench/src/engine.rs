@@ -19,12 +19,14 @@ pub trait QueryEngine {
     fn list_groups(&self, query: &GroupQuery) -> GroupPage;
     /// The heap the structure holds beyond the records it points to.
     fn heap_bytes(&self) -> usize;
+    /// The structure's name in the report.
+    fn name(&self) -> &'static str;
 }
 
 /// Builds the structure the bench measures. To measure the index once it is merged, return
-/// `imagedex_query::index::Index::build(records)` here (the `impl QueryEngine for Index` is
-/// its three methods, forwarded; call `prepare_sort` for the mix's sort fields first, so
-/// the build time includes the orders it builds on first use).
+/// `imagedex_query::index::Index::build(records)` here; `impl QueryEngine for Index` forwards
+/// its three methods and names it, and should call `prepare_sort` for the mix's sort fields
+/// here so that the build time includes the orders the index otherwise builds on first use.
 pub fn build(records: Vec<Arc<ImageRecord>>) -> impl QueryEngine {
     Scan { records }
 }
@@ -46,11 +48,17 @@ impl QueryEngine for Scan {
     fn heap_bytes(&self) -> usize {
         self.records.capacity() * size_of::<Arc<ImageRecord>>()
     }
+
+    fn name(&self) -> &'static str {
+        "reference scan"
+    }
 }
 
 /// What loading the records and building the engine took.
 #[derive(Debug, Clone)]
 pub struct BuildReport {
+    /// The query structure's name.
+    pub engine: &'static str,
     pub images: usize,
     /// Reading and decoding the records from the store.
     pub load: Duration,
@@ -84,6 +92,7 @@ pub fn build_measured(
     let rss_engine = rss_bytes();
 
     let report = BuildReport {
+        engine: engine.name(),
         images,
         load,
         build,

@@ -205,8 +205,9 @@ impl Report<'_> {
         );
         let _ = writeln!(
             out,
-            "query structure: {:.0} B/image of heap (as it reports), {}; built in {:.3} s per \
-             million",
+            "query structure ({}): {:.0} B/image of heap (as it reports), {}; built in {:.3} s \
+             per million",
+            b.engine,
             per_image(b.engine_heap as u64),
             rss(b.engine_rss),
             per_million(b.build)
