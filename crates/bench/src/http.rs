@@ -216,6 +216,8 @@ pub struct WrkRun {
     pub threads: u32,
     pub connections: u32,
     pub seconds: u64,
+    /// Requests completed; wrk's latencies are zeros when none did.
+    pub requests: u64,
     pub requests_per_second: f64,
     pub p50: Duration,
     pub p99: Duration,
@@ -266,12 +268,13 @@ async fn run_wrk(url: &str, keys: &KeyPair, seconds: u64) -> Result<Option<WrkRu
 
 /// Reads requests per second, the latency distribution and the errors from `wrk --latency`.
 fn parse_wrk(output: &str, seconds: u64) -> Result<WrkRun> {
-    let mut requests_per_second = None;
+    let (mut requests, mut requests_per_second) = (None, None);
     let (mut p50, mut p99) = (None, None);
     let mut errors = 0;
     for line in output.lines().map(str::trim) {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
+            [n, "requests", "in", ..] => requests = Some(n.parse::<u64>()?),
             ["Requests/sec:", value] => requests_per_second = Some(value.parse::<f64>()?),
             ["50%", value] => p50 = Some(wrk_duration(value)?),
             ["99%", value] => p99 = Some(wrk_duration(value)?),
@@ -289,6 +292,7 @@ fn parse_wrk(output: &str, seconds: u64) -> Result<WrkRun> {
         threads: WRK_THREADS,
         connections: WRK_CONNECTIONS,
         seconds,
+        requests: requests.context("no 'N requests in' line")?,
         requests_per_second: requests_per_second.context("no Requests/sec line")?,
         p50: p50.context("no 50% line (was --latency given?)")?,
         p99: p99.context("no 99% line (was --latency given?)")?,
@@ -339,6 +343,7 @@ Transfer/sec:    122.88MB
     #[test]
     fn wrk_output_is_read() {
         let run = parse_wrk(OUTPUT, 10).unwrap();
+        assert_eq!(run.requests, 38000);
         assert_eq!(run.requests_per_second, 3800.12);
         assert_eq!(run.p50, Duration::from_micros(4100));
         assert_eq!(run.p99, Duration::from_micros(812));

@@ -15,6 +15,8 @@ pub struct Machine {
     pub cpu: String,
     pub cores: usize,
     pub memory_bytes: Option<u64>,
+    /// The 1-minute load average when the run started: other work sharing the cores.
+    pub load_average: Option<String>,
 }
 
 impl Machine {
@@ -30,10 +32,14 @@ impl Machine {
             let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
             Some(kib * 1024)
         });
+        let load_average = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().map(str::to_string));
         Machine {
             cpu,
             cores: std::thread::available_parallelism().map_or(1, usize::from),
             memory_bytes,
+            load_average,
         }
     }
 
@@ -41,7 +47,11 @@ impl Machine {
         let memory = self.memory_bytes.map_or_else(String::new, |b| {
             format!(", {:.1} GiB", b as f64 / (1u64 << 30) as f64)
         });
-        format!("{}, {} cores{memory}", self.cpu, self.cores)
+        let load = self
+            .load_average
+            .as_ref()
+            .map_or_else(String::new, |l| format!(", load average {l} at the start"));
+        format!("{}, {} cores{memory}{load}", self.cpu, self.cores)
     }
 }
 
@@ -169,18 +179,25 @@ impl Report<'_> {
 
         match &self.http.load {
             Some(w) => {
+                let command = format!("wrk -t{} -c{} -d{}s", w.threads, w.connections, w.seconds);
+                let outcome = if w.requests == 0 {
+                    format!(
+                        "no request completed within {} s ({} at once)",
+                        w.seconds, w.connections
+                    )
+                } else {
+                    format!(
+                        "{:.0} requests/s, p50 {}, p99 {}",
+                        w.requests_per_second,
+                        duration(w.p50),
+                        duration(w.p99)
+                    )
+                };
                 let _ = writeln!(
                     out,
-                    "wrk -t{} -c{} -d{}s, first page: {:.0} requests/s, p50 {}, p99 {}, {} \
-                     errors (wrk shares the {} cores with the server)",
-                    w.threads,
-                    w.connections,
-                    w.seconds,
-                    w.requests_per_second,
-                    duration(w.p50),
-                    duration(w.p99),
-                    w.errors,
-                    self.machine.cores
+                    "{command}, first page: {outcome}, {} errors (wrk shares the {} cores with \
+                     the server)",
+                    w.errors, self.machine.cores
                 );
             }
             None => out.push_str("wrk: skipped\n"),
