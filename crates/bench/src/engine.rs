@@ -5,7 +5,10 @@ use crate::queries::{Answer, Case, DeepPage, Mix};
 use crate::timing::{Budget, Latencies};
 use anyhow::{bail, Context, Result};
 use imagedex_model::{Flavor, ImageRecord, Tag};
-use imagedex_query::{GroupPage, GroupQuery, ImagePage, ImageQuery, ListParams, ListQuery};
+use imagedex_query::{
+    Bucket, GroupPage, GroupQuery, ImagePage, ImageQuery, ImageSortField, ListParams, ListQuery,
+    LiveIndex,
+};
 use std::mem::size_of;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,12 +26,35 @@ pub trait QueryEngine {
     fn name(&self) -> &'static str;
 }
 
-/// Builds the structure the bench measures. To measure the index once it is merged, return
-/// `imagedex_query::index::Index::build(records)` here; `impl QueryEngine for Index` forwards
-/// its three methods and names it, and should call `prepare_sort` for the mix's sort fields
-/// here so that the build time includes the orders the index otherwise builds on first use.
-pub fn build(records: Vec<Arc<ImageRecord>>) -> impl QueryEngine {
-    Scan { records }
+/// Builds the structure the bench measures: the server's index, with the orders of the mix's
+/// sort fields built, so that the build time includes them; with `reference`, the scan of the
+/// reference engine instead.
+pub fn build(records: Vec<Arc<ImageRecord>>, reference: bool) -> Box<dyn QueryEngine> {
+    if reference {
+        return Box::new(Scan { records });
+    }
+    let index = LiveIndex::new(records);
+    index.prepare_sort(ImageSortField::Vulnerabilities(Bucket::Critical));
+    Box::new(index)
+}
+
+/// What the server answers with: the index, here without writes on top.
+impl QueryEngine for LiveIndex {
+    fn list_images(&self, query: &ImageQuery) -> ImagePage<'_> {
+        LiveIndex::list_images(self, query)
+    }
+
+    fn list_groups(&self, query: &GroupQuery) -> GroupPage {
+        LiveIndex::list_groups(self, query)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        LiveIndex::heap_bytes(self)
+    }
+
+    fn name(&self) -> &'static str {
+        "index (LiveIndex)"
+    }
 }
 
 /// The reference evaluation: every query filters and sorts all the records.
@@ -80,14 +106,15 @@ pub fn build_measured(
     records: &[Arc<ImageRecord>],
     load: Duration,
     rss_before_load: Option<u64>,
-) -> (impl QueryEngine, BuildReport) {
+    reference: bool,
+) -> (Box<dyn QueryEngine>, BuildReport) {
     let images = records.len();
     let records_heap = records.iter().map(|r| record_heap_bytes(r)).sum();
     let rss_records = rss_bytes();
 
     // The engine gets its own list of the shared records, as the server's snapshot would.
     let started = Instant::now();
-    let engine = build(records.to_vec());
+    let engine = build(records.to_vec(), reference);
     let build = started.elapsed();
     let rss_engine = rss_bytes();
 
@@ -117,7 +144,7 @@ pub fn rss_bytes() -> Option<u64> {
 }
 
 /// Parses the query's parameters, as the server does, and evaluates them.
-pub fn answer(engine: &impl QueryEngine, params: &ListParams, scope: &str) -> Result<Answer> {
+pub fn answer(engine: &dyn QueryEngine, params: &ListParams, scope: &str) -> Result<Answer> {
     let query = ListQuery::parse(params, scope).context("parsing a query of the mix")?;
     Ok(match &query {
         ListQuery::Images(q) => {
@@ -144,7 +171,7 @@ pub fn answer(engine: &impl QueryEngine, params: &ListParams, scope: &str) -> Re
 /// Finds where the deep page starts: the cursor imagedex issues after the first `skipped`
 /// images by name, asked for in one page (the API caps pages at 10,000; the engine does not),
 /// which is the cursor a client walking 10,000 at a time would hold there.
-pub fn deep_page(engine: &impl QueryEngine, scope: &str, skipped: usize) -> Result<DeepPage> {
+pub fn deep_page(engine: &dyn QueryEngine, scope: &str, skipped: usize) -> Result<DeepPage> {
     let params = ListParams::default();
     let ListQuery::Images(mut query) = ListQuery::parse(&params, scope)? else {
         bail!("a query without group_by should list images");
@@ -164,7 +191,7 @@ pub fn deep_page(engine: &impl QueryEngine, scope: &str, skipped: usize) -> Resu
 
 /// Answers and times every query of the mix.
 pub fn time_mix(
-    engine: &impl QueryEngine,
+    engine: &dyn QueryEngine,
     mix: &Mix,
     budget: Budget,
 ) -> Result<Vec<(Answer, Latencies)>> {

@@ -50,6 +50,10 @@ struct Args {
     /// Leave PostgreSQL out.
     #[arg(long)]
     skip_postgres: bool,
+
+    /// Measure the reference engine (a scan of every record per query) instead of the index.
+    #[arg(long)]
+    reference: bool,
     /// Leave the SQLite baseline out (the dataset's own store is SQLite either way).
     #[arg(long)]
     skip_sqlite_baseline: bool,
@@ -90,16 +94,17 @@ async fn run(args: Args) -> Result<()> {
         .into_iter()
         .map(Arc::new)
         .collect();
-    let (engine, build) = engine::build_measured(&records, started.elapsed(), rss_before_load);
+    let (engine, build) =
+        engine::build_measured(&records, started.elapsed(), rss_before_load, args.reference);
 
     let scope = dataset.org.id.0.to_string();
     let depth = DeepPage::depth(records.len());
     let mix = Mix {
         org_id: dataset.org.id.0,
-        deep: engine::deep_page(&engine, &scope, depth)?,
+        deep: engine::deep_page(engine.as_ref(), &scope, depth)?,
         scope,
     };
-    let engine_runs = engine::time_mix(&engine, &mix, budget)?;
+    let engine_runs = engine::time_mix(engine.as_ref(), &mix, budget)?;
     let (expected, engine_latencies): (Vec<_>, Vec<_>) = engine_runs.into_iter().unzip();
 
     let sqlite = if args.skip_sqlite_baseline {

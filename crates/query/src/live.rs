@@ -8,7 +8,7 @@
 
 use crate::engine::{self, GroupPage, ImagePage};
 use crate::index::Index;
-use crate::sort::Position;
+use crate::sort::{ImageSortField, Position};
 use crate::{GroupQuery, ImageQuery};
 use imagedex_model::ImageRecord;
 use roaring::RoaringBitmap;
@@ -37,7 +37,15 @@ pub struct LiveIndex {
 impl LiveIndex {
     /// Builds the index of `records`, with an empty overlay.
     pub fn new(records: Vec<Arc<ImageRecord>>) -> Self {
-        LiveIndex::on(Arc::new(Index::build(records)), BTreeMap::new())
+        LiveIndex::on(Arc::new(LiveIndex::build_base(records)), BTreeMap::new())
+    }
+
+    /// Builds the base index of `records` with the default order (by name) ready, so the first
+    /// default query does not pay for it: what the server calls on a blocking thread.
+    pub fn build_base(records: Vec<Arc<ImageRecord>>) -> Index {
+        let index = Index::build(records);
+        index.prepare_sort(ImageSortField::Name);
+        index
     }
 
     fn on(base: Arc<Index>, overlay: BTreeMap<String, Option<Arc<ImageRecord>>>) -> Self {
@@ -161,6 +169,11 @@ impl LiveIndex {
             *counts.entry(group).or_default() += count;
         }
         engine::page_groups(query, counts)
+    }
+
+    /// Builds the base's order of a sort field now rather than on the first query needing it.
+    pub fn prepare_sort(&self, field: ImageSortField) {
+        self.base.prepare_sort(field);
     }
 
     /// The heap of the base index and of the overlay's bookkeeping (not the records).

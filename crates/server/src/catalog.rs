@@ -10,7 +10,6 @@
 //! commits.
 
 use imagedex_model::ImageRecord;
-use imagedex_query::index::Index;
 use imagedex_query::LiveIndex;
 use imagedex_store::{ChangeEvent, ChangeSubscription, OrgId, Store, StoreError};
 use std::collections::HashMap;
@@ -56,7 +55,7 @@ impl Slot {
         }
         tokio::spawn(async move {
             let records = from.index.records();
-            let built = tokio::task::spawn_blocking(move || Index::build(records)).await;
+            let built = tokio::task::spawn_blocking(move || LiveIndex::build_base(records)).await;
             match built {
                 Ok(base) => {
                     let _only_one = self.refreshing.lock().await;
