@@ -301,25 +301,34 @@ fn group_query() -> impl Strategy<Value = (Vec<String>, GroupSort)> {
 
 fn tuning() -> impl Strategy<Value = Tuning> {
     (
-        select(vec![1usize, 2, 3, 2048]),
+        select(vec![1usize, 2, 3, 2048, 2048]),
         select(vec![1u64, 4, 64, 1 << 20]),
         select(vec![1usize, 2, 4096]),
         select(vec![1usize, 2, 128]),
         select(vec![1usize, 4, 16, 1 << 20]),
+        select(vec![1u64, 1, 64, 1 << 20]),
         select(vec![None, Some(true), Some(false)]),
         1usize..4,
     )
         .prop_map(
-            |(many_docs, sparse, min_patience, jump, gather_below, group_by_value, workers)| {
-                Tuning {
-                    many_docs,
-                    sparse,
-                    min_patience,
-                    jump,
-                    gather_below,
-                    group_by_value,
-                    workers: Some(workers),
-                }
+            |(
+                many_docs,
+                sparse,
+                min_patience,
+                jump,
+                gather_below,
+                dense_union,
+                group_by_value,
+                workers,
+            )| Tuning {
+                many_docs,
+                sparse,
+                min_patience,
+                jump,
+                gather_below,
+                dense_union,
+                group_by_value,
+                workers: Some(workers),
             },
         )
 }
@@ -349,7 +358,7 @@ fn next_position(cursor: &Option<String>) -> Option<Position> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
     fn image_pages_equal_the_reference(

@@ -48,7 +48,7 @@ fn condition_docs(index: &Index, condition: &Condition) -> RoaringBitmap {
             let Some(postings) = index.postings(key) else {
                 return RoaringBitmap::new();
             };
-            let mut union = Union::default();
+            let mut union = Union::new(index.len(), index.tuning.dense_union);
             for pattern in any_of {
                 match pattern {
                     Pattern::Exact(value) => {
@@ -57,9 +57,18 @@ fn condition_docs(index: &Index, condition: &Condition) -> RoaringBitmap {
                         }
                     }
                     Pattern::Glob(parts) => {
-                        // Only values starting with the text before the first star can match.
+                        // Only values starting with the text before the first star can match,
+                        // and only those containing the longest text between stars.
                         let prefix = parts.first().map_or("", String::as_str);
-                        for i in postings.prefixed(prefix) {
+                        let range = postings.prefixed(prefix);
+                        let literal = parts[1..].iter().max_by_key(|p| p.len());
+                        let candidates: Vec<usize> = match literal {
+                            Some(literal) if !literal.is_empty() => {
+                                postings.containing(range, literal)
+                            }
+                            _ => range.collect(),
+                        };
+                        for i in candidates {
                             if pattern.matches(postings.value(i)) {
                                 union.add(postings.posting(i));
                             }
@@ -85,27 +94,60 @@ fn condition_docs(index: &Index, condition: &Condition) -> RoaringBitmap {
     }
 }
 
-/// A union of posting sets: small ones gathered and sorted once, bitmaps or-ed.
-#[derive(Default)]
-struct Union {
+/// A union of posting sets. Few docs in all are gathered and sorted, and bitmaps or-ed; many
+/// are set in a plain bitset instead, which needs no sort and no allocation per set.
+struct Union<'a> {
+    /// Docs in the index.
+    docs: usize,
+    /// Holding more than one doc in this many makes the union a bitset.
+    dense: u64,
     few: Vec<u32>,
-    many: RoaringBitmap,
+    many: Vec<&'a RoaringBitmap>,
 }
 
-impl Union {
-    fn add(&mut self, posting: Posting<'_>) {
+impl<'a> Union<'a> {
+    fn new(docs: usize, dense: u64) -> Self {
+        Union {
+            docs,
+            dense,
+            few: Vec::new(),
+            many: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, posting: Posting<'a>) {
         match posting {
             Posting::Few(docs) => self.few.extend_from_slice(docs),
-            Posting::Many(docs) => self.many |= docs,
+            Posting::Many(docs) => self.many.push(docs),
         }
     }
 
     fn finish(mut self) -> RoaringBitmap {
+        let total = self.few.len() as u64 + self.many.iter().map(|m| m.len()).sum::<u64>();
+        if total.saturating_mul(self.dense) > self.docs as u64 {
+            let mut bits = vec![0u8; self.docs.div_ceil(8)];
+            let all = self
+                .few
+                .iter()
+                .copied()
+                .chain(self.many.iter().flat_map(|m| m.iter()));
+            for doc in all {
+                bits[doc as usize >> 3] |= 1 << (doc & 7);
+            }
+            return RoaringBitmap::from_lsb0_bytes(0, &bits);
+        }
+
         // A doc holding several matching values of the key appears once per value.
         self.few.sort_unstable();
         self.few.dedup();
-        let few = RoaringBitmap::from_sorted_iter(self.few)
+        let mut union = RoaringBitmap::from_sorted_iter(self.few)
             .expect("sorted, deduplicated docs should be ascending");
-        self.many | few
+        for many in self.many {
+            union |= many;
+        }
+        union
     }
 }
+
+/// A union holding more than one doc in this many is built as a plain bitset.
+pub(crate) const DENSE_UNION: u64 = 64;

@@ -68,6 +68,8 @@ pub(crate) struct Tuning {
     pub(crate) jump: usize,
     /// A numeric term gathers its docs from the order below one doc in this many.
     pub(crate) gather_below: usize,
+    /// A union of posting sets holding more than one doc in this many is a plain bitset.
+    pub(crate) dense_union: u64,
     /// Count a single group key value by value (`Some(true)`), doc by doc (`Some(false)`), or
     /// whichever costs less (`None`).
     pub(crate) group_by_value: Option<bool>,
@@ -84,6 +86,7 @@ impl Default for Tuning {
             min_patience: walk::MIN_PATIENCE,
             jump: walk::JUMP,
             gather_below: orders::GATHER_BELOW,
+            dense_union: matching::DENSE_UNION,
             group_by_value: None,
             workers: None,
         }

@@ -222,14 +222,25 @@ impl SortOrder {
             return RoaringBitmap::from_sorted_iter(docs).expect("sorted docs should be ascending");
         }
 
-        let within = |run: u32| merged.iter().any(|r| r.contains(&run));
-        let docs = self
-            .run_of
-            .iter()
-            .enumerate()
-            .filter(|(_, run)| within(**run))
-            .map(|(doc, _)| doc as u32);
-        RoaringBitmap::from_sorted_iter(docs).expect("docs should be read in order")
+        // Read every doc's run into a plain bitset, eight docs a byte, without branches.
+        let mut bits = vec![0u8; self.run_of.len().div_ceil(8)];
+        let fill = |within: &dyn Fn(u32) -> bool, bits: &mut [u8]| {
+            for (byte, runs) in bits.iter_mut().zip(self.run_of.chunks(8)) {
+                *byte = runs
+                    .iter()
+                    .enumerate()
+                    .fold(0, |b, (i, run)| b | (u8::from(within(*run)) << i));
+            }
+        };
+        match merged.as_slice() {
+            // One range, the usual case: one comparison per doc (`NO_VALUE` wraps out of it).
+            [only] => {
+                let (start, len) = (only.start, only.end - only.start);
+                fill(&|run| run.wrapping_sub(start) < len, &mut bits);
+            }
+            _ => fill(&|run| merged.iter().any(|r| r.contains(&run)), &mut bits),
+        }
+        RoaringBitmap::from_lsb0_bytes(0, &bits)
     }
 
     /// The value runs (ascending) whose value lies in `range`.

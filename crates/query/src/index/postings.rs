@@ -87,6 +87,33 @@ impl KeyPostings {
         start..start + len
     }
 
+    /// The values in `range` that contain `literal`, ascending: found by one substring search
+    /// through the values end to end rather than a look at each value.
+    pub(crate) fn containing(&self, range: Range<usize>, literal: &str) -> Vec<usize> {
+        if range.is_empty() {
+            return Vec::new();
+        }
+        let start = if range.start == 0 {
+            0
+        } else {
+            self.ends[range.start - 1]
+        };
+        let text = &self.text[start..self.ends[range.end - 1]];
+        let mut found: Vec<usize> = Vec::new();
+        let mut value = range.start;
+        for (at, _) in text.match_indices(literal) {
+            let (at, end) = (start + at, start + at + literal.len());
+            while self.ends[value] <= at {
+                value += 1;
+            }
+            // A match across the end of a value joins two values: it is in neither.
+            if end <= self.ends[value] && found.last() != Some(&value) {
+                found.push(value);
+            }
+        }
+        found
+    }
+
     /// The docs holding value `i`.
     pub(crate) fn posting(&self, i: usize) -> Posting<'_> {
         let (start, end) = (self.starts[i] as usize, self.starts[i + 1] as usize);
