@@ -116,9 +116,8 @@ impl Index {
                     .expect("each record should be placed once")
             })
             .collect();
-        let mut all = RoaringBitmap::new();
-        all.insert_range(0..count);
-        all.optimize();
+        // Built by pushing, so it holds bitset containers: see `postings` on run containers.
+        let all = RoaringBitmap::from_sorted_iter(0..count).expect("a range should be ascending");
         let workers = tuning
             .workers
             .unwrap_or_else(|| default_workers(records.len()));
