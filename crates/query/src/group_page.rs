@@ -65,21 +65,16 @@ struct GroupOrder<'q> {
 }
 
 impl GroupOrder<'_> {
-    /// The bytes of a group's name, `key:value` terms joined by commas, as
-    /// [`GroupRow::name`] writes them.
-    fn name<'a>(&'a self, values: &'a [Option<&'a str>]) -> impl Iterator<Item = u8> + 'a {
+    /// A group's name in pieces, `key:value` terms joined by commas, as [`GroupRow::name`]
+    /// writes it.
+    fn name<'a>(&'a self, values: &'a [Option<&'a str>]) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.keys
             .iter()
             .zip(values)
             .enumerate()
             .flat_map(|(i, (key, value))| {
                 let comma: &[u8] = if i == 0 { b"" } else { b"," };
-                comma
-                    .iter()
-                    .chain(key.as_bytes())
-                    .chain(b":")
-                    .chain(value.unwrap_or("").as_bytes())
-                    .copied()
+                [comma, key.as_bytes(), b":", value.unwrap_or("").as_bytes()]
             })
     }
 
@@ -91,7 +86,7 @@ impl GroupOrder<'_> {
     fn cmp(&self, a: &(Vec<Option<&str>>, usize), b: &(Vec<Option<&str>>, usize)) -> Ordering {
         let by_value = || match self.sort.field {
             GroupSortField::Count => a.1.cmp(&b.1),
-            GroupSortField::Name => self.name(&a.0).cmp(self.name(&b.0)),
+            GroupSortField::Name => cmp_pieces(self.name(&a.0), self.name(&b.0)),
         };
         let by_value = || {
             if self.sort.descending {
@@ -103,7 +98,7 @@ impl GroupOrder<'_> {
         Self::rank(&a.0)
             .cmp(&Self::rank(&b.0))
             .then_with(by_value)
-            .then_with(|| self.name(&a.0).cmp(self.name(&b.0)))
+            .then_with(|| cmp_pieces(self.name(&a.0), self.name(&b.0)))
     }
 
     /// `Position::cmp_in` of the group's position and a cursor's.
@@ -114,7 +109,9 @@ impl GroupOrder<'_> {
             (Some(SortValue::Int(n)), GroupSortField::Count) => (group.1 as i64).cmp(n),
             (Some(SortValue::Str(_)), GroupSortField::Count) => Ordering::Less,
             (Some(SortValue::Int(_)), GroupSortField::Name) => Ordering::Greater,
-            (Some(SortValue::Str(s)), GroupSortField::Name) => self.name(&group.0).cmp(s.bytes()),
+            (Some(SortValue::Str(s)), GroupSortField::Name) => {
+                cmp_pieces(self.name(&group.0), [s.as_bytes()])
+            }
         };
         let by_value = || {
             if self.sort.descending {
@@ -126,7 +123,34 @@ impl GroupOrder<'_> {
         Self::rank(&group.0)
             .cmp(&after.rank)
             .then_with(by_value)
-            .then_with(|| self.name(&group.0).cmp(after.id.bytes()))
+            .then_with(|| cmp_pieces(self.name(&group.0), [after.id.as_bytes()]))
+    }
+}
+
+/// Compares two byte strings given in pieces, as the joined strings compare.
+fn cmp_pieces<'a>(
+    a: impl IntoIterator<Item = &'a [u8]>,
+    b: impl IntoIterator<Item = &'a [u8]>,
+) -> Ordering {
+    let (mut a, mut b) = (a.into_iter(), b.into_iter());
+    let (mut x, mut y): (&[u8], &[u8]) = (&[], &[]);
+    loop {
+        while x.is_empty() {
+            let Some(piece) = a.next() else { break };
+            x = piece;
+        }
+        while y.is_empty() {
+            let Some(piece) = b.next() else { break };
+            y = piece;
+        }
+        if x.is_empty() || y.is_empty() {
+            return x.is_empty().cmp(&y.is_empty()).reverse();
+        }
+        let n = x.len().min(y.len());
+        match x[..n].cmp(&y[..n]) {
+            Ordering::Equal => (x, y) = (&x[n..], &y[n..]),
+            other => return other,
+        }
     }
 }
 

@@ -7,15 +7,16 @@
 //! the first group_by that needs it), and each combination is counted under a mixed-radix code.
 
 use super::postings::{KeyPostings, Posting};
+use hashbrown::HashMap;
 use roaring::RoaringBitmap;
-use std::collections::HashMap;
 
 /// A doc without a value of the key, in a forward map.
 const NO_VALUE: u32 = u32::MAX;
 
-/// Group counts, each combination of values in key order (`None` for an image without the key),
-/// borrowed from the index.
-pub type GroupCounts<'r> = HashMap<Vec<Option<&'r str>>, usize>;
+/// Group counts: each combination of values in key order (`None` for an image without the key)
+/// once, with its count, in no particular order; the values are borrowed from the index.
+/// Collect them into a `HashMap` to merge counts from elsewhere.
+pub type GroupCounts<'r> = Vec<(Vec<Option<&'r str>>, usize)>;
 
 /// Combinations beyond this many are counted in a hash map rather than an array.
 const DENSE_LIMIT: u64 = 1 << 22;
@@ -111,7 +112,7 @@ fn count_by_value<'r>(
     counts: &mut GroupCounts<'r>,
 ) {
     let Some((key, rest)) = keys.split_first() else {
-        counts.insert(prefix.clone(), set.len() as usize);
+        counts.push((prefix.clone(), set.len() as usize));
         return;
     };
     let Some(postings) = key else {
@@ -128,7 +129,7 @@ fn count_by_value<'r>(
             // The last key only needs counts, not the sets themselves.
             let count = posting.overlap(set);
             if count > 0 {
-                counts.insert(prefix.clone(), count as usize);
+                counts.push((prefix.clone(), count as usize));
             }
         } else {
             let within = posting.within(set);
@@ -204,7 +205,7 @@ fn count_by_doc<'r>(
                 (d, Some(p)) => Some(p.value(*d as usize - 1)),
             })
             .collect();
-        counts.insert(values, count);
+        counts.push((values, count));
     });
     counts
 }
