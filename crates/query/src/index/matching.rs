@@ -94,12 +94,12 @@ fn condition_docs(index: &Index, condition: &Condition) -> RoaringBitmap {
     }
 }
 
-/// A union of posting sets. Few docs in all are gathered and sorted, and bitmaps or-ed; many
-/// are set in a plain bitset instead, which needs no sort and no allocation per set.
+/// A union of posting sets. Bitmaps are or-ed; the docs of small sets are gathered and
+/// sorted, or set in a plain bitset when there are many of them, which needs no sort.
 struct Union<'a> {
     /// Docs in the index.
     docs: usize,
-    /// Holding more than one doc in this many makes the union a bitset.
+    /// Small sets holding more than one doc in this many go into a bitset.
     dense: u64,
     few: Vec<u32>,
     many: Vec<&'a RoaringBitmap>,
@@ -123,31 +123,27 @@ impl<'a> Union<'a> {
     }
 
     fn finish(mut self) -> RoaringBitmap {
-        let total = self.few.len() as u64 + self.many.iter().map(|m| m.len()).sum::<u64>();
-        if total.saturating_mul(self.dense) > self.docs as u64 {
+        let few = if (self.few.len() as u64).saturating_mul(self.dense) > self.docs as u64 {
             let mut bits = vec![0u8; self.docs.div_ceil(8)];
-            let all = self
-                .few
-                .iter()
-                .copied()
-                .chain(self.many.iter().flat_map(|m| m.iter()));
-            for doc in all {
-                bits[doc as usize >> 3] |= 1 << (doc & 7);
+            for doc in &self.few {
+                bits[*doc as usize >> 3] |= 1 << (doc & 7);
             }
-            return RoaringBitmap::from_lsb0_bytes(0, &bits);
+            RoaringBitmap::from_lsb0_bytes(0, &bits)
+        } else {
+            // A doc holding several matching values of the key appears once per value.
+            self.few.sort_unstable();
+            self.few.dedup();
+            RoaringBitmap::from_sorted_iter(self.few)
+                .expect("sorted, deduplicated docs should be ascending")
+        };
+        // Bitmaps combine container by container, far faster than doc by doc.
+        match self.many.as_slice() {
+            [] => few,
+            [only] if few.is_empty() => (*only).clone(),
+            many => many.iter().fold(few, |union, docs| union | *docs),
         }
-
-        // A doc holding several matching values of the key appears once per value.
-        self.few.sort_unstable();
-        self.few.dedup();
-        let mut union = RoaringBitmap::from_sorted_iter(self.few)
-            .expect("sorted, deduplicated docs should be ascending");
-        for many in self.many {
-            union |= many;
-        }
-        union
     }
 }
 
-/// A union holding more than one doc in this many is built as a plain bitset.
+/// Small sets holding more than one doc in this many in all are gathered in a plain bitset.
 pub(crate) const DENSE_UNION: u64 = 64;

@@ -224,23 +224,32 @@ impl SortOrder {
 
         // Read every doc's run into a plain bitset, eight docs a byte, without branches.
         let mut bits = vec![0u8; self.run_of.len().div_ceil(8)];
-        let fill = |within: &dyn Fn(u32) -> bool, bits: &mut [u8]| {
-            for (byte, runs) in bits.iter_mut().zip(self.run_of.chunks(8)) {
-                *byte = runs
-                    .iter()
-                    .enumerate()
-                    .fold(0, |b, (i, run)| b | (u8::from(within(*run)) << i));
-            }
-        };
         match merged.as_slice() {
             // One range, the usual case: one comparison per doc (`NO_VALUE` wraps out of it).
             [only] => {
                 let (start, len) = (only.start, only.end - only.start);
-                fill(&|run| run.wrapping_sub(start) < len, &mut bits);
+                self.fill(&mut bits, |run| run.wrapping_sub(start) < len);
             }
-            _ => fill(&|run| merged.iter().any(|r| r.contains(&run)), &mut bits),
+            _ => {
+                let mut chosen = vec![false; self.value_runs() + 1];
+                for range in &merged {
+                    chosen[range.start as usize..range.end as usize].fill(true);
+                }
+                let last = self.value_runs() as u32;
+                self.fill(&mut bits, |run| chosen[run.min(last) as usize]);
+            }
         }
         RoaringBitmap::from_lsb0_bytes(0, &bits)
+    }
+
+    /// Sets the bit of every doc whose run is `within`.
+    fn fill(&self, bits: &mut [u8], within: impl Fn(u32) -> bool) {
+        for (byte, runs) in bits.iter_mut().zip(self.run_of.chunks(8)) {
+            *byte = runs
+                .iter()
+                .enumerate()
+                .fold(0, |b, (i, run)| b | (u8::from(within(*run)) << i));
+        }
     }
 
     /// The value runs (ascending) whose value lies in `range`.
