@@ -10,9 +10,11 @@
 
 use super::text_sort::sort_by_text;
 use crate::sort::{ImageSortField, Position, SortValueRef};
+use hashbrown::{DefaultHashBuilder, HashTable};
 use imagedex_model::ImageRecord;
 use roaring::RoaringBitmap;
 use std::cmp::Ordering;
+use std::hash::BuildHasher;
 use std::ops::{Range, RangeInclusive};
 use std::sync::Arc;
 
@@ -54,9 +56,9 @@ impl SortOrder {
             Some(SortValueRef::Str(text)) => text,
             _ => "",
         };
-        // (value, doc) is unique, so unstable sorts give the one order.
+        // (value, doc) is unique, so an unstable sort gives the one order.
         numbers.sort_unstable();
-        sort_by_text(&mut named, name);
+        let (named, named_runs) = sort_names(named, name);
 
         let mut run_of = vec![NO_VALUE; records.len()];
         let mut starts: Vec<u32> = Vec::new();
@@ -73,7 +75,7 @@ impl SortOrder {
             place(
                 numbers.len() + i,
                 *doc,
-                i == 0 || name(named[i - 1]) != name(*doc),
+                i == 0 || named_runs[i - 1] != named_runs[i],
             );
         }
         starts.push((numbers.len() + named.len()) as u32);
@@ -268,6 +270,55 @@ impl SortOrder {
     pub(crate) fn heap_bytes(&self) -> usize {
         (self.docs.len() + self.run_of.len() + self.starts.len()) * 4
     }
+}
+
+/// Sorts docs (given ascending) by name, then doc: each distinct name is sorted once, and the
+/// docs are dealt out to their names in doc order. Also gives each doc's rank among the
+/// names, which tells where runs of one name start.
+fn sort_names<'r>(docs: Vec<u32>, name: impl Fn(u32) -> &'r str) -> (Vec<u32>, Vec<u32>) {
+    let hasher = DefaultHashBuilder::default();
+    let mut table: HashTable<(u64, u32)> = HashTable::new();
+    let mut names: Vec<&str> = Vec::new();
+    let ids: Vec<u32> = docs
+        .iter()
+        .map(|doc| {
+            let text = name(*doc);
+            let hash = hasher.hash_one(text);
+            let found = table.find(hash, |(h, id)| *h == hash && names[*id as usize] == text);
+            match found {
+                Some((_, id)) => *id,
+                None => {
+                    let id = names.len() as u32;
+                    names.push(text);
+                    table.insert_unique(hash, (hash, id), |(h, _)| *h);
+                    id
+                }
+            }
+        })
+        .collect();
+
+    let mut by_name: Vec<u32> = (0..names.len() as u32).collect();
+    sort_by_text(&mut by_name, |id| names[id as usize]);
+    let mut rank = vec![0u32; names.len()];
+    for (position, id) in by_name.iter().enumerate() {
+        rank[*id as usize] = position as u32;
+    }
+
+    let mut starts = vec![0usize; names.len() + 1];
+    for id in &ids {
+        starts[rank[*id as usize] as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let (mut sorted, mut runs) = (vec![0u32; docs.len()], vec![0u32; docs.len()]);
+    for (doc, id) in docs.iter().zip(&ids) {
+        let run = rank[*id as usize];
+        let slot = &mut starts[run as usize];
+        (sorted[*slot], runs[*slot]) = (*doc, run);
+        *slot += 1;
+    }
+    (sorted, runs)
 }
 
 /// The first index in `0..len` for which `before` is false; `before` must be true up to some
