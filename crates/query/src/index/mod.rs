@@ -5,12 +5,14 @@
 //! order of every sort. Over them:
 //!
 //! - `postings`: per tag key, a sorted dictionary of values and each value's docs; tag terms
-//!   are look-ups, globs scan one key's dictionary, `key:*` is the key's set of holders.
+//!   are look-ups, globs search one key's dictionary, `key:*` is the key's set of holders.
+//! - `matching`: a filter's terms as set operations over those sets.
 //! - `orders`: per sort field, built on first use, the docs in (rank, value, id) order cut
 //!   into runs of equal values, serving both directions, cursor look-ups by binary search, and
 //!   numeric terms as ranges of runs.
 //! - `walk`: the candidates of a request along an order, from after a cursor.
 //! - `groups`: group counts by posting overlaps or by each candidate's values.
+//! - `text_sort`: sorting by strings that live in the records, a chunk at a time.
 //!
 //! The index is immutable once built. A write overlay can sit on top: records changed since
 //! the build evaluated by the reference engine, removed docs masked out of `matching`, and the
@@ -100,6 +102,7 @@ impl Index {
         Self::build_tuned(records, Tuning::default())
     }
 
+    /// Indexes records with chosen thresholds; tests vary them.
     pub(crate) fn build_tuned(records: Vec<Arc<ImageRecord>>, tuning: Tuning) -> Index {
         // Records sharing an id (which should not happen) keep their given order, as the
         // reference's stable sort keeps them.
@@ -243,10 +246,12 @@ impl Index {
             + orders
     }
 
+    /// The records by doc.
     pub(crate) fn records(&self) -> &[Arc<ImageRecord>] {
         &self.records
     }
 
+    /// The postings of a tag key, if any doc has it.
     pub(crate) fn postings(&self, key: &str) -> Option<&KeyPostings> {
         self.keys
             .binary_search_by(|(k, _)| k.as_ref().cmp(key))

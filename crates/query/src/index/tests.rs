@@ -269,3 +269,9 @@ fn records_are_found_by_id_whatever_order_they_came_in() {
     assert_eq!(index.doc_of("bb"), None);
     assert!(index.heap_bytes() > 0);
 }
+
+#[test]
+fn the_index_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Index>();
+}
