@@ -354,10 +354,11 @@ fn main() {
         let loaded: Vec<Arc<ImageRecord>> =
             by_id.iter().map(|r| Arc::new(r.as_ref().clone())).collect();
         let start = Instant::now();
-        let index = Index::build(loaded);
+        let built = Index::build(loaded);
         println!(
-            "build from records in id order (as the store loads them): {:.2} s",
-            start.elapsed().as_secs_f64()
+            "build from records in id order (as the store loads them): {:.2} s ({} docs)",
+            start.elapsed().as_secs_f64(),
+            built.len()
         );
     }
     let start = Instant::now();
