@@ -1,10 +1,12 @@
 //! Group counts: how many candidates hold each combination of values of the group keys, as
 //! `engine::count_groups` counts them.
 //!
-//! A single key whose values are few and held by many docs (a registry, an OS) is counted value
-//! by value, each an overlap count of its posting set with the candidates. Otherwise every
-//! candidate is read once: its values come from the key's forward map (doc → values, built on
-//! the first group_by that needs it), and each combination is counted under a mixed-radix code.
+//! Keys whose values are few and held by many docs (a registry, a team) are counted value by
+//! value: each value of the first key cuts the candidates into a set, each value of the next
+//! key cuts those sets, and the last key only counts overlaps, container by container.
+//! Otherwise every candidate is read once: its values come from each key's forward map (doc →
+//! values, built on the first group_by that needs it), and each combination is counted under a
+//! mixed-radix code. A cost estimate picks the cheaper way.
 
 use super::postings::{KeyPostings, Posting};
 use hashbrown::HashMap;
