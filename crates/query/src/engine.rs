@@ -2,7 +2,8 @@
 //! cut one page after the cursor's position.
 
 use crate::cursor;
-use crate::sort::{GroupSortField, Position, SortValue};
+pub use crate::group_page::page_groups;
+use crate::sort::{GroupSort, GroupSortField, Position, SortValue};
 use crate::{GroupQuery, ImageQuery};
 use imagedex_model::ImageRecord;
 use std::cmp::Ordering;
@@ -46,6 +47,21 @@ impl GroupRow {
 
     fn has_missing_value(&self) -> bool {
         self.terms.iter().any(|(_, v)| v.is_none())
+    }
+
+    /// The group's place in the order of `sort`: groups with a missing value last, then the
+    /// count or the name, then the name.
+    pub fn position(&self, sort: &GroupSort) -> Position {
+        let name = self.name();
+        let value = match sort.field {
+            GroupSortField::Count => SortValue::Int(self.count as i64),
+            GroupSortField::Name => SortValue::Str(name.clone()),
+        };
+        Position {
+            rank: u8::from(self.has_missing_value()),
+            value: Some(value),
+            id: name,
+        }
     }
 }
 
@@ -117,58 +133,8 @@ pub fn count_groups<'a>(
     counts
 }
 
-/// Orders group counts (as [`count_groups`] makes them) by the query's group sort and cuts the
-/// page after its cursor. Groups with a missing value come last; names break ties.
-pub fn page_groups<'v>(
-    query: &GroupQuery,
-    counts: impl IntoIterator<Item = (Vec<Option<&'v str>>, usize)>,
-) -> GroupPage {
-    let descending = query.sort.descending;
-    let mut groups: Vec<(Position, GroupRow)> = counts
-        .into_iter()
-        .map(|(values, count)| {
-            let terms = query
-                .keys
-                .iter()
-                .cloned()
-                .zip(values.into_iter().map(|v| v.map(str::to_string)))
-                .collect();
-            let row = GroupRow { terms, count };
-            let name = row.name();
-            let value = match query.sort.field {
-                GroupSortField::Count => SortValue::Int(count as i64),
-                GroupSortField::Name => SortValue::Str(name.clone()),
-            };
-            (
-                Position {
-                    rank: u8::from(row.has_missing_value()),
-                    value: Some(value),
-                    id: name,
-                },
-                row,
-            )
-        })
-        .collect();
-    groups.sort_by(|a, b| a.0.cmp_in(&b.0, descending));
-
-    let (start, end, next_cursor) = cut(
-        &groups,
-        |g| &g.0,
-        query.after.as_ref(),
-        query.page_size,
-        descending,
-        &query.fingerprint,
-    );
-    let total = groups.len();
-    GroupPage {
-        groups: groups.drain(start..end).map(|g| g.1).collect(),
-        total,
-        next_cursor,
-    }
-}
-
 /// The page's bounds in a sorted list, and the next page's cursor when items remain after it.
-fn cut<T>(
+pub(crate) fn cut<T>(
     sorted: &[T],
     position: impl Fn(&T) -> &Position,
     after: Option<&Position>,

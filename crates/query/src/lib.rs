@@ -5,6 +5,7 @@
 pub mod cursor;
 pub mod engine;
 pub mod filter;
+pub mod group_page;
 pub mod index;
 pub mod live;
 pub mod sort;

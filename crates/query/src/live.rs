@@ -165,8 +165,14 @@ impl LiveIndex {
             .iter()
             .map(Arc::as_ref)
             .filter(|r| query.filter.matches(r));
-        for (group, count) in engine::count_groups(written, &query.keys) {
-            *counts.entry(group).or_default() += count;
+        let mut extra = engine::count_groups(written, &query.keys);
+        if !extra.is_empty() {
+            for (group, count) in counts.iter_mut() {
+                if let Some(more) = extra.remove(group) {
+                    *count += more;
+                }
+            }
+            counts.extend(extra);
         }
         engine::page_groups(query, counts)
     }

@@ -13,6 +13,7 @@ use imagedex_model::{Flavor, ImageRecord, Tag, VulnerabilityCounts};
 use proptest::prelude::*;
 use proptest::sample::select;
 use roaring::RoaringBitmap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub(crate) const FINGERPRINT: &str = "fp";
@@ -301,25 +302,34 @@ pub(crate) fn group_query() -> impl Strategy<Value = (Vec<String>, GroupSort)> {
 
 fn tuning() -> impl Strategy<Value = Tuning> {
     (
-        select(vec![1usize, 2, 3, 2048]),
+        select(vec![1usize, 2, 3, 2048, 2048]),
         select(vec![1u64, 4, 64, 1 << 20]),
         select(vec![1usize, 2, 4096]),
         select(vec![1usize, 2, 128]),
         select(vec![1usize, 4, 16, 1 << 20]),
+        select(vec![1u64, 1, 64, 1 << 20]),
         select(vec![None, Some(true), Some(false)]),
         1usize..4,
     )
         .prop_map(
-            |(many_docs, sparse, min_patience, jump, gather_below, group_by_value, workers)| {
-                Tuning {
-                    many_docs,
-                    sparse,
-                    min_patience,
-                    jump,
-                    gather_below,
-                    group_by_value,
-                    workers: Some(workers),
-                }
+            |(
+                many_docs,
+                sparse,
+                min_patience,
+                jump,
+                gather_below,
+                dense_union,
+                group_by_value,
+                workers,
+            )| Tuning {
+                many_docs,
+                sparse,
+                min_patience,
+                jump,
+                gather_below,
+                dense_union,
+                group_by_value,
+                workers: Some(workers),
             },
         )
 }
@@ -355,7 +365,7 @@ pub(crate) fn next_position(cursor: &Option<String>) -> Option<Position> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
     fn image_pages_equal_the_reference(
@@ -409,10 +419,10 @@ proptest! {
         for (filter, (keys, sort), page_size) in queries {
             let candidates = index.matching(&filter);
             let matched = records.iter().map(Arc::as_ref).filter(|r| filter.matches(r));
-            prop_assert_eq!(
-                index.group_counts(&keys, &candidates),
-                engine::count_groups(matched, &keys)
-            );
+            let counts = index.group_counts(&keys, &candidates);
+            let unique: HashMap<_, _> = counts.iter().cloned().collect();
+            prop_assert_eq!(unique.len(), counts.len(), "each group should come once");
+            prop_assert_eq!(unique, engine::count_groups(matched, &keys));
 
             let mut query = GroupQuery {
                 filter,

@@ -1,21 +1,24 @@
 //! Group counts: how many candidates hold each combination of values of the group keys, as
 //! `engine::count_groups` counts them.
 //!
-//! A single key whose values are few and held by many docs (a registry, an OS) is counted value
-//! by value, each an overlap count of its posting set with the candidates. Otherwise every
-//! candidate is read once: its values come from the key's forward map (doc → values, built on
-//! the first group_by that needs it), and each combination is counted under a mixed-radix code.
+//! Keys whose values are few and held by many docs (a registry, a team) are counted value by
+//! value: each value of the first key cuts the candidates into a set, each value of the next
+//! key cuts those sets, and the last key only counts overlaps, container by container.
+//! Otherwise every candidate is read once: its values come from each key's forward map (doc →
+//! values, built on the first group_by that needs it), and each combination is counted under a
+//! mixed-radix code. A cost estimate picks the cheaper way.
 
 use super::postings::{KeyPostings, Posting};
+use hashbrown::HashMap;
 use roaring::RoaringBitmap;
-use std::collections::HashMap;
 
 /// A doc without a value of the key, in a forward map.
 const NO_VALUE: u32 = u32::MAX;
 
-/// Group counts, each combination of values in key order (`None` for an image without the key),
-/// borrowed from the index.
-pub type GroupCounts<'r> = HashMap<Vec<Option<&'r str>>, usize>;
+/// Group counts: each combination of values in key order (`None` for an image without the key)
+/// once, with its count, in no particular order; the values are borrowed from the index.
+/// Collect them into a `HashMap` to merge counts from elsewhere.
+pub type GroupCounts<'r> = Vec<(Vec<Option<&'r str>>, usize)>;
 
 /// Combinations beyond this many are counted in a hash map rather than an array.
 const DENSE_LIMIT: u64 = 1 << 22;
@@ -62,7 +65,7 @@ impl Forward {
 }
 
 /// Counts the groups of `candidates` over keys whose postings are given (`None` for a key no
-/// doc has).
+/// doc has). `by_value` forces a strategy; `None` picks the cheaper.
 pub(crate) fn count<'r>(
     keys: &[Option<&'r KeyPostings>],
     candidates: &RoaringBitmap,
@@ -73,40 +76,78 @@ pub(crate) fn count<'r>(
     if matched == 0 {
         return GroupCounts::new();
     }
-    if let [Some(postings)] = keys {
-        if by_value.unwrap_or_else(|| by_value_is_cheaper(postings, matched, docs)) {
-            return count_by_value(postings, candidates, matched);
+    if by_value.unwrap_or_else(|| by_value_is_cheaper(keys, matched, docs)) {
+        let mut within = candidates.clone();
+        if matched < candidates.len() {
+            within.remove_range(docs as u32..);
         }
+        let mut counts = GroupCounts::new();
+        count_by_value(keys, &within, &mut Vec::new(), &mut counts);
+        return counts;
     }
     count_by_doc(keys, candidates, docs)
 }
 
-/// Whether counting value by value beats reading every candidate: each doc of a small posting
-/// set costs a bitmap probe, each large set a pass over its containers.
-fn by_value_is_cheaper(postings: &KeyPostings, matched: u64, docs: usize) -> bool {
-    let (few, many) = postings.sizes();
+/// Whether counting value by value beats reading every candidate. Value by value, each key
+/// splits every set of the key before into one set per value: a pass over the containers of
+/// a bitmap, or a probe per doc of a small posting set.
+fn by_value_is_cheaper(keys: &[Option<&KeyPostings>], matched: u64, docs: usize) -> bool {
     let containers = (docs as u64 >> 16) + 1;
-    let by_value = few as u64 * 4 + many as u64 * containers * 256;
-    by_value < matched
+    let mut sets: u64 = 1;
+    let mut cost: u64 = 0;
+    for postings in keys.iter().flatten() {
+        let (few, many) = postings.sizes();
+        let per_set = (few as u64 * 4).saturating_add((many as u64 + 1) * containers * 256);
+        cost = cost.saturating_add(sets.saturating_mul(per_set));
+        sets = sets.saturating_mul(postings.len() as u64 + 1);
+    }
+    // Reading a candidate costs about eight units per key.
+    cost < matched.saturating_mul(8 * keys.len() as u64)
 }
 
+/// Counts the groups of `set`, the candidates holding the values of `prefix` for the keys
+/// before `keys`: each value of the next key splits the set.
 fn count_by_value<'r>(
-    postings: &'r KeyPostings,
-    candidates: &RoaringBitmap,
-    matched: u64,
-) -> GroupCounts<'r> {
-    let mut counts = GroupCounts::new();
+    keys: &[Option<&'r KeyPostings>],
+    set: &RoaringBitmap,
+    prefix: &mut Vec<Option<&'r str>>,
+    counts: &mut GroupCounts<'r>,
+) {
+    let Some((key, rest)) = keys.split_first() else {
+        counts.push((prefix.clone(), set.len() as usize));
+        return;
+    };
+    let Some(postings) = key else {
+        prefix.push(None);
+        count_by_value(rest, set, prefix, counts);
+        prefix.pop();
+        return;
+    };
+
     for value in 0..postings.len() {
-        let count = postings.posting(value).overlap(candidates);
-        if count > 0 {
-            counts.insert(vec![Some(postings.value(value))], count as usize);
+        let posting = postings.posting(value);
+        prefix.push(Some(postings.value(value)));
+        if rest.is_empty() {
+            // The last key only needs counts, not the sets themselves.
+            let count = posting.overlap(set);
+            if count > 0 {
+                counts.push((prefix.clone(), count as usize));
+            }
+        } else {
+            let within = posting.within(set);
+            if !within.is_empty() {
+                count_by_value(rest, &within, prefix, counts);
+            }
         }
+        prefix.pop();
     }
-    let without = matched - candidates.intersection_len(postings.present());
-    if without > 0 {
-        counts.insert(vec![None], without as usize);
+
+    let without = set - postings.present();
+    if !without.is_empty() {
+        prefix.push(None);
+        count_by_value(rest, &without, prefix, counts);
+        prefix.pop();
     }
-    counts
 }
 
 /// Reads every candidate's values and counts their combinations.
@@ -166,7 +207,7 @@ fn count_by_doc<'r>(
                 (d, Some(p)) => Some(p.value(*d as usize - 1)),
             })
             .collect();
-        counts.insert(values, count);
+        counts.push((values, count));
     });
     counts
 }

@@ -48,7 +48,7 @@ fn condition_docs(index: &Index, condition: &Condition) -> RoaringBitmap {
             let Some(postings) = index.postings(key) else {
                 return RoaringBitmap::new();
             };
-            let mut union = Union::default();
+            let mut union = Union::new(index.len(), index.tuning.dense_union);
             for pattern in any_of {
                 match pattern {
                     Pattern::Exact(value) => {
@@ -57,9 +57,18 @@ fn condition_docs(index: &Index, condition: &Condition) -> RoaringBitmap {
                         }
                     }
                     Pattern::Glob(parts) => {
-                        // Only values starting with the text before the first star can match.
+                        // Only values starting with the text before the first star can match,
+                        // and only those containing the longest text between stars.
                         let prefix = parts.first().map_or("", String::as_str);
-                        for i in postings.prefixed(prefix) {
+                        let range = postings.prefixed(prefix);
+                        let literal = parts[1..].iter().max_by_key(|p| p.len());
+                        let candidates: Vec<usize> = match literal {
+                            Some(literal) if !literal.is_empty() => {
+                                postings.containing(range, literal)
+                            }
+                            _ => range.collect(),
+                        };
+                        for i in candidates {
                             if pattern.matches(postings.value(i)) {
                                 union.add(postings.posting(i));
                             }
@@ -85,27 +94,56 @@ fn condition_docs(index: &Index, condition: &Condition) -> RoaringBitmap {
     }
 }
 
-/// A union of posting sets: small ones gathered and sorted once, bitmaps or-ed.
-#[derive(Default)]
-struct Union {
+/// A union of posting sets. Bitmaps are or-ed; the docs of small sets are gathered and
+/// sorted, or set in a plain bitset when there are many of them, which needs no sort.
+struct Union<'a> {
+    /// Docs in the index.
+    docs: usize,
+    /// Small sets holding more than one doc in this many go into a bitset.
+    dense: u64,
     few: Vec<u32>,
-    many: RoaringBitmap,
+    many: Vec<&'a RoaringBitmap>,
 }
 
-impl Union {
-    fn add(&mut self, posting: Posting<'_>) {
+impl<'a> Union<'a> {
+    fn new(docs: usize, dense: u64) -> Self {
+        Union {
+            docs,
+            dense,
+            few: Vec::new(),
+            many: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, posting: Posting<'a>) {
         match posting {
             Posting::Few(docs) => self.few.extend_from_slice(docs),
-            Posting::Many(docs) => self.many |= docs,
+            Posting::Many(docs) => self.many.push(docs),
         }
     }
 
     fn finish(mut self) -> RoaringBitmap {
-        // A doc holding several matching values of the key appears once per value.
-        self.few.sort_unstable();
-        self.few.dedup();
-        let few = RoaringBitmap::from_sorted_iter(self.few)
-            .expect("sorted, deduplicated docs should be ascending");
-        self.many | few
+        let few = if (self.few.len() as u64).saturating_mul(self.dense) > self.docs as u64 {
+            let mut bits = vec![0u8; self.docs.div_ceil(8)];
+            for doc in &self.few {
+                bits[*doc as usize >> 3] |= 1 << (doc & 7);
+            }
+            RoaringBitmap::from_lsb0_bytes(0, &bits)
+        } else {
+            // A doc holding several matching values of the key appears once per value.
+            self.few.sort_unstable();
+            self.few.dedup();
+            RoaringBitmap::from_sorted_iter(self.few)
+                .expect("sorted, deduplicated docs should be ascending")
+        };
+        // Bitmaps combine container by container, far faster than doc by doc.
+        match self.many.as_slice() {
+            [] => few,
+            [only] if few.is_empty() => (*only).clone(),
+            many => many.iter().fold(few, |union, docs| union | *docs),
+        }
     }
 }
+
+/// Small sets holding more than one doc in this many in all are gathered in a plain bitset.
+pub(crate) const DENSE_UNION: u64 = 64;

@@ -5,12 +5,14 @@
 //! order of every sort. Over them:
 //!
 //! - `postings`: per tag key, a sorted dictionary of values and each value's docs; tag terms
-//!   are look-ups, globs scan one key's dictionary, `key:*` is the key's set of holders.
+//!   are look-ups, globs search one key's dictionary, `key:*` is the key's set of holders.
+//! - `matching`: a filter's terms as set operations over those sets.
 //! - `orders`: per sort field, built on first use, the docs in (rank, value, id) order cut
 //!   into runs of equal values, serving both directions, cursor look-ups by binary search, and
 //!   numeric terms as ranges of runs.
 //! - `walk`: the candidates of a request along an order, from after a cursor.
 //! - `groups`: group counts by posting overlaps or by each candidate's values.
+//! - `text_sort`: sorting by strings that live in the records, a chunk at a time.
 //!
 //! The index is immutable once built. A write overlay can sit on top: records changed since
 //! the build evaluated by the reference engine, removed docs masked out of `matching`, and the
@@ -68,6 +70,8 @@ pub(crate) struct Tuning {
     pub(crate) jump: usize,
     /// A numeric term gathers its docs from the order below one doc in this many.
     pub(crate) gather_below: usize,
+    /// A union of posting sets holding more than one doc in this many is a plain bitset.
+    pub(crate) dense_union: u64,
     /// Count a single group key value by value (`Some(true)`), doc by doc (`Some(false)`), or
     /// whichever costs less (`None`).
     pub(crate) group_by_value: Option<bool>,
@@ -84,6 +88,7 @@ impl Default for Tuning {
             min_patience: walk::MIN_PATIENCE,
             jump: walk::JUMP,
             gather_below: orders::GATHER_BELOW,
+            dense_union: matching::DENSE_UNION,
             group_by_value: None,
             workers: None,
         }
@@ -97,25 +102,30 @@ impl Index {
         Self::build_tuned(records, Tuning::default())
     }
 
+    /// Indexes records with chosen thresholds; tests vary them.
     pub(crate) fn build_tuned(records: Vec<Arc<ImageRecord>>, tuning: Tuning) -> Index {
         // Records sharing an id (which should not happen) keep their given order, as the
         // reference's stable sort keeps them.
         let count =
             u32::try_from(records.len()).expect("an index should hold fewer than 2^32 records");
-        let mut by_id: Vec<u32> = (0..count).collect();
-        sort_by_text(&mut by_id, |i| records[i as usize].id.as_str());
-        let mut given: Vec<Option<Arc<ImageRecord>>> = records.into_iter().map(Some).collect();
-        let records: Vec<Arc<ImageRecord>> = by_id
-            .iter()
-            .map(|i| {
-                given[*i as usize]
-                    .take()
-                    .expect("each record should be placed once")
-            })
-            .collect();
-        let mut all = RoaringBitmap::new();
-        all.insert_range(0..count);
-        all.optimize();
+        // The store hands records over ordered by id, most often in this very order.
+        let records = if records.windows(2).all(|w| w[0].id <= w[1].id) {
+            records
+        } else {
+            let mut by_id: Vec<u32> = (0..count).collect();
+            sort_by_text(&mut by_id, |i| records[i as usize].id.as_str());
+            let mut given: Vec<Option<Arc<ImageRecord>>> = records.into_iter().map(Some).collect();
+            by_id
+                .iter()
+                .map(|i| {
+                    given[*i as usize]
+                        .take()
+                        .expect("each record should be placed once")
+                })
+                .collect()
+        };
+        // Built by pushing, so it holds bitset containers: see `postings` on run containers.
+        let all = RoaringBitmap::from_sorted_iter(0..count).expect("a range should be ascending");
         let workers = tuning
             .workers
             .unwrap_or_else(|| default_workers(records.len()));
@@ -241,10 +251,12 @@ impl Index {
             + orders
     }
 
+    /// The records by doc.
     pub(crate) fn records(&self) -> &[Arc<ImageRecord>] {
         &self.records
     }
 
+    /// The postings of a tag key, if any doc has it.
     pub(crate) fn postings(&self, key: &str) -> Option<&KeyPostings> {
         self.keys
             .binary_search_by(|(k, _)| k.as_ref().cmp(key))

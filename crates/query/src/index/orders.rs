@@ -10,9 +10,11 @@
 
 use super::text_sort::sort_by_text;
 use crate::sort::{ImageSortField, Position, SortValueRef};
+use hashbrown::{DefaultHashBuilder, HashTable};
 use imagedex_model::ImageRecord;
 use roaring::RoaringBitmap;
 use std::cmp::Ordering;
+use std::hash::BuildHasher;
 use std::ops::{Range, RangeInclusive};
 use std::sync::Arc;
 
@@ -54,9 +56,9 @@ impl SortOrder {
             Some(SortValueRef::Str(text)) => text,
             _ => "",
         };
-        // (value, doc) is unique, so unstable sorts give the one order.
+        // (value, doc) is unique, so an unstable sort gives the one order.
         numbers.sort_unstable();
-        sort_by_text(&mut named, name);
+        let (named, named_runs) = sort_names(named, name);
 
         let mut run_of = vec![NO_VALUE; records.len()];
         let mut starts: Vec<u32> = Vec::new();
@@ -73,7 +75,7 @@ impl SortOrder {
             place(
                 numbers.len() + i,
                 *doc,
-                i == 0 || name(named[i - 1]) != name(*doc),
+                i == 0 || named_runs[i - 1] != named_runs[i],
             );
         }
         starts.push((numbers.len() + named.len()) as u32);
@@ -222,14 +224,34 @@ impl SortOrder {
             return RoaringBitmap::from_sorted_iter(docs).expect("sorted docs should be ascending");
         }
 
-        let within = |run: u32| merged.iter().any(|r| r.contains(&run));
-        let docs = self
-            .run_of
-            .iter()
-            .enumerate()
-            .filter(|(_, run)| within(**run))
-            .map(|(doc, _)| doc as u32);
-        RoaringBitmap::from_sorted_iter(docs).expect("docs should be read in order")
+        // Read every doc's run into a plain bitset, eight docs a byte, without branches.
+        let mut bits = vec![0u8; self.run_of.len().div_ceil(8)];
+        match merged.as_slice() {
+            // One range, the usual case: one comparison per doc (`NO_VALUE` wraps out of it).
+            [only] => {
+                let (start, len) = (only.start, only.end - only.start);
+                self.fill(&mut bits, |run| run.wrapping_sub(start) < len);
+            }
+            _ => {
+                let mut chosen = vec![false; self.value_runs() + 1];
+                for range in &merged {
+                    chosen[range.start as usize..range.end as usize].fill(true);
+                }
+                let last = self.value_runs() as u32;
+                self.fill(&mut bits, |run| chosen[run.min(last) as usize]);
+            }
+        }
+        RoaringBitmap::from_lsb0_bytes(0, &bits)
+    }
+
+    /// Sets the bit of every doc whose run is `within`.
+    fn fill(&self, bits: &mut [u8], within: impl Fn(u32) -> bool) {
+        for (byte, runs) in bits.iter_mut().zip(self.run_of.chunks(8)) {
+            *byte = runs
+                .iter()
+                .enumerate()
+                .fold(0, |b, (i, run)| b | (u8::from(within(*run)) << i));
+        }
     }
 
     /// The value runs (ascending) whose value lies in `range`.
@@ -248,6 +270,55 @@ impl SortOrder {
     pub(crate) fn heap_bytes(&self) -> usize {
         (self.docs.len() + self.run_of.len() + self.starts.len()) * 4
     }
+}
+
+/// Sorts docs (given ascending) by name, then doc: each distinct name is sorted once, and the
+/// docs are dealt out to their names in doc order. Also gives each doc's rank among the
+/// names, which tells where runs of one name start.
+fn sort_names<'r>(docs: Vec<u32>, name: impl Fn(u32) -> &'r str) -> (Vec<u32>, Vec<u32>) {
+    let hasher = DefaultHashBuilder::default();
+    let mut table: HashTable<(u64, u32)> = HashTable::new();
+    let mut names: Vec<&str> = Vec::new();
+    let ids: Vec<u32> = docs
+        .iter()
+        .map(|doc| {
+            let text = name(*doc);
+            let hash = hasher.hash_one(text);
+            let found = table.find(hash, |(h, id)| *h == hash && names[*id as usize] == text);
+            match found {
+                Some((_, id)) => *id,
+                None => {
+                    let id = names.len() as u32;
+                    names.push(text);
+                    table.insert_unique(hash, (hash, id), |(h, _)| *h);
+                    id
+                }
+            }
+        })
+        .collect();
+
+    let mut by_name: Vec<u32> = (0..names.len() as u32).collect();
+    sort_by_text(&mut by_name, |id| names[id as usize]);
+    let mut rank = vec![0u32; names.len()];
+    for (position, id) in by_name.iter().enumerate() {
+        rank[*id as usize] = position as u32;
+    }
+
+    let mut starts = vec![0usize; names.len() + 1];
+    for id in &ids {
+        starts[rank[*id as usize] as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let (mut sorted, mut runs) = (vec![0u32; docs.len()], vec![0u32; docs.len()]);
+    for (doc, id) in docs.iter().zip(&ids) {
+        let run = rank[*id as usize];
+        let slot = &mut starts[run as usize];
+        (sorted[*slot], runs[*slot]) = (*doc, run);
+        *slot += 1;
+    }
+    (sorted, runs)
 }
 
 /// The first index in `0..len` for which `before` is false; `before` must be true up to some

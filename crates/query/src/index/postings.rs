@@ -5,6 +5,10 @@
 //! slices of one flat sorted array per key; only a value held by many docs gets a roaring
 //! bitmap. A bitmap per image id would cost more than the image's whole budget.
 //!
+//! Bitmaps are never turned into run containers, though docs of one repository lie side by
+//! side in id order and would compress: roaring's intersections and counts on run containers
+//! measured many times slower than on arrays and bitsets.
+//!
 //! The dictionary keeps its values end to end in one string per key: a glob reads through
 //! them in order, where pointers into the records would cost a few cache misses per value.
 
@@ -33,6 +37,17 @@ pub(crate) enum Posting<'a> {
 }
 
 impl Posting<'_> {
+    /// These docs that are also in `set`.
+    pub(crate) fn within(self, set: &RoaringBitmap) -> RoaringBitmap {
+        match self {
+            Posting::Few(docs) => {
+                RoaringBitmap::from_sorted_iter(docs.iter().copied().filter(|d| set.contains(*d)))
+                    .expect("a posting set should be ascending")
+            }
+            Posting::Many(docs) => docs & set,
+        }
+    }
+
     /// How many of these docs are candidates.
     pub(crate) fn overlap(self, candidates: &RoaringBitmap) -> u64 {
         match self {
@@ -48,7 +63,7 @@ pub(crate) struct KeyPostings {
     /// Each distinct value once, sorted, end to end.
     text: Box<str>,
     /// Where each value ends in `text`.
-    ends: Box<[usize]>,
+    ends: Box<[u32]>,
     /// Value `i`'s docs are `few[starts[i]..starts[i + 1]]`, an empty range when it has many.
     starts: Box<[u32]>,
     few: Box<[u32]>,
@@ -68,8 +83,8 @@ impl KeyPostings {
 
     /// Value `i`.
     pub(crate) fn value(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
     }
 
     /// The index of `value` in the dictionary.
@@ -85,6 +100,33 @@ impl KeyPostings {
             self.value(start + i).starts_with(prefix)
         });
         start..start + len
+    }
+
+    /// The values in `range` that contain `literal`, ascending: found by one substring search
+    /// through the values end to end rather than a look at each value.
+    pub(crate) fn containing(&self, range: Range<usize>, literal: &str) -> Vec<usize> {
+        if range.is_empty() {
+            return Vec::new();
+        }
+        let start = if range.start == 0 {
+            0
+        } else {
+            self.ends[range.start - 1] as usize
+        };
+        let text = &self.text[start..self.ends[range.end - 1] as usize];
+        let mut found: Vec<usize> = Vec::new();
+        let mut value = range.start;
+        for (at, _) in text.match_indices(literal) {
+            let (at, end) = (start + at, start + at + literal.len());
+            while (self.ends[value] as usize) <= at {
+                value += 1;
+            }
+            // A match across the end of a value joins two values: it is in neither.
+            if end <= self.ends[value] as usize && found.last() != Some(&value) {
+                found.push(value);
+            }
+        }
+        found
     }
 
     /// The docs holding value `i`.
@@ -123,7 +165,7 @@ impl KeyPostings {
             .map(|(_, docs)| std::mem::size_of::<(u32, RoaringBitmap)>() + bitmap_bytes(docs))
             .sum();
         self.text.len()
-            + self.ends.len() * std::mem::size_of::<usize>()
+            + self.ends.len() * 4
             + self.starts.len() * 4
             + self.few.len() * 4
             + many
@@ -235,14 +277,15 @@ fn read<'r>(
 /// One key's values and (value, doc) pairs as the records are read.
 #[derive(Default)]
 struct KeyBuilder {
-    /// (hash of the text, value id), by that hash.
-    table: HashTable<(u64, u32)>,
+    /// (half the hash of the text, value id), by that hash: eight bytes an entry, so more of
+    /// the table stays in cache.
+    table: HashTable<(u32, u32)>,
     /// The distinct values end to end, in reading order. Comparing a value read from a record
     /// with this copy rather than with the first record that held it saves a cache miss on
     /// every tag.
     arena: String,
     /// Where each value ends in `arena`.
-    ends: Vec<usize>,
+    ends: Vec<u32>,
     /// (value id, doc), in doc order.
     pairs: Vec<(u32, u32)>,
 }
@@ -254,20 +297,25 @@ impl KeyBuilder {
 
     /// The id of `value`, new if it is not known yet.
     fn intern(&mut self, hasher: &DefaultHashBuilder, value: &str) -> u32 {
-        let hash = hasher.hash_one(value);
+        let half = (hasher.hash_one(value) >> 32) as u32;
+        let hash = spread(half);
         let (arena, ends) = (&mut self.arena, &mut self.ends);
         let found = self
             .table
             .find(hash, |(h, id)| {
-                *h == hash && arena_text(arena, ends, *id) == value
+                *h == half && arena_text(arena, ends, *id) == value
             })
             .map(|(_, id)| *id);
         found.unwrap_or_else(|| {
             let id = u32::try_from(ends.len()).expect("a key should have fewer than 2^32 values");
             arena.push_str(value);
-            ends.push(arena.len());
-            // Growing the table rehashes from the stored hashes, never from the arena.
-            self.table.insert_unique(hash, (hash, id), |(h, _)| *h);
+            ends.push(
+                u32::try_from(arena.len())
+                    .expect("a key's distinct values should take less than 4 GiB"),
+            );
+            // Growing the table rehashes from the stored halves, never from the arena.
+            self.table
+                .insert_unique(hash, (half, id), |(h, _)| spread(*h));
             id
         })
     }
@@ -323,9 +371,8 @@ impl KeyBuilder {
                 .filter(|(i, doc)| *i == 0 || docs[i - 1] != **doc)
                 .map(|(_, doc)| *doc);
             if docs.len() >= many_docs {
-                let mut bitmap = RoaringBitmap::from_sorted_iter(distinct)
+                let bitmap = RoaringBitmap::from_sorted_iter(distinct)
                     .expect("a value's docs should be ascending");
-                bitmap.optimize();
                 many.push((value as u32, bitmap));
             } else {
                 few.extend(distinct);
@@ -335,15 +382,17 @@ impl KeyBuilder {
 
         let mut holders: Vec<u32> = self.pairs.iter().map(|(_, doc)| *doc).collect();
         holders.dedup();
-        let mut present =
+        let present =
             RoaringBitmap::from_sorted_iter(holders).expect("docs should be read in order");
-        present.optimize();
 
         let mut text = String::with_capacity(self.arena.len());
         let mut ends = Vec::with_capacity(sorted.len());
         for id in &sorted {
             text.push_str(self.text(*id));
-            ends.push(text.len());
+            ends.push(
+                u32::try_from(text.len())
+                    .expect("a key's distinct values should take less than 4 GiB"),
+            );
         }
 
         KeyPostings {
@@ -359,8 +408,14 @@ impl KeyBuilder {
 }
 
 /// Value `id` of an arena of values end to end.
-fn arena_text<'a>(arena: &'a str, ends: &[usize], id: u32) -> &'a str {
+fn arena_text<'a>(arena: &'a str, ends: &[u32], id: u32) -> &'a str {
     let id = id as usize;
-    let start = if id == 0 { 0 } else { ends[id - 1] };
-    &arena[start..ends[id]]
+    let start = if id == 0 { 0 } else { ends[id - 1] as usize };
+    &arena[start..ends[id] as usize]
+}
+
+/// A table hash from half a hash: the table places entries by low bits and tags them with
+/// high bits, so the half is spread over all 64.
+fn spread(half: u32) -> u64 {
+    u64::from(half).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }

@@ -25,8 +25,9 @@ pub(crate) const SPARSE: u64 = 64;
 /// A step never gives way to a pick before this many misses in a row.
 pub(crate) const MIN_PATIENCE: usize = 4096;
 
-/// A pick costs about this many misses per candidate read (measured in release builds: a
-/// pick reads candidates in doc order, a step probes the bitmap at random).
+/// A pick costs about this many misses per candidate it reads: it reads the candidates and
+/// their runs in doc order, where a step probes the bitmap at random. An estimate; past
+/// `MIN_PATIENCE` it only bounds how much a walk can lose before jumping.
 const PICK_COST: f64 = 0.5;
 
 /// How many candidates a jump picks before stepping again.
