@@ -116,7 +116,7 @@ impl KeyPostings {
         let text = &self.text[start..self.ends[range.end - 1] as usize];
         let mut found: Vec<usize> = Vec::new();
         let mut value = range.start;
-        for (at, _) in text.match_indices(literal) {
+        for at in memchr::memmem::find_iter(text.as_bytes(), literal.as_bytes()) {
             let (at, end) = (start + at, start + at + literal.len());
             while (self.ends[value] as usize) <= at {
                 value += 1;
