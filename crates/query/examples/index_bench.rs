@@ -249,6 +249,10 @@ fn image(dice: &mut Dice, repo: &Repository, version: u64) -> ImageRecord {
         tags: Vec::new(),
     };
     record.derive_tags();
+    // As a record read back from the store would be: no spare capacity.
+    record.tags.shrink_to_fit();
+    record.custom_tags.shrink_to_fit();
+    record.image_tags.shrink_to_fit();
     record
 }
 
