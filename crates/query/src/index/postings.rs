@@ -37,6 +37,14 @@ pub(crate) enum Posting<'a> {
 }
 
 impl Posting<'_> {
+    /// How many docs.
+    pub(crate) fn len(self) -> u64 {
+        match self {
+            Posting::Few(docs) => docs.len() as u64,
+            Posting::Many(docs) => docs.len(),
+        }
+    }
+
     /// These docs that are also in `set`.
     pub(crate) fn within(self, set: &RoaringBitmap) -> RoaringBitmap {
         match self {
