@@ -502,6 +502,10 @@ fn main() {
         same(image_query("image_tag:*-alpine", "-built_at", None)),
     );
     page(
+        "-env:dev,short_image:*-api* sort name (negation and wildcard)",
+        same(image_query("-env:dev,short_image:*-api*", "name", None)),
+    );
+    page(
         "short_image:api* sort -published_at",
         same(image_query("short_image:api*", "-published_at", None)),
     );
