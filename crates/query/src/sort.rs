@@ -309,6 +309,15 @@ mod tests {
     }
 
     #[test]
+    fn every_sort_key_is_listed_once_in_all() {
+        let parsed: Vec<ImageSortField> = IMAGE_SORT_KEYS
+            .iter()
+            .map(|key| ImageSort::parse(key).unwrap().field)
+            .collect();
+        assert_eq!(parsed, ImageSortField::ALL);
+    }
+
+    #[test]
     fn aliases_parse() {
         assert_eq!(
             ImageSort::parse("-sizes").unwrap().field,

@@ -76,13 +76,15 @@ pub(crate) fn count<'r>(
     if matched == 0 {
         return GroupCounts::new();
     }
-    if by_value.unwrap_or_else(|| by_value_is_cheaper(keys, matched, docs)) {
+    // When every doc is a candidate, a value's share of them is its posting set's size.
+    let every = matched == docs as u64;
+    if by_value.unwrap_or_else(|| by_value_is_cheaper(keys, matched, docs, every)) {
         let mut within = candidates.clone();
         if matched < candidates.len() {
             within.remove_range(docs as u32..);
         }
         let mut counts = GroupCounts::new();
-        count_by_value(keys, &within, &mut Vec::new(), &mut counts);
+        count_by_value(keys, &within, every, &mut Vec::new(), &mut counts);
         return counts;
     }
     count_by_doc(keys, candidates, docs)
@@ -90,18 +92,27 @@ pub(crate) fn count<'r>(
 
 /// Whether counting value by value beats reading every candidate. Value by value, each key
 /// splits every set of the key before into one set per value: a pass over the containers of
-/// a bitmap, or a probe per doc of a small posting set.
-fn by_value_is_cheaper(keys: &[Option<&KeyPostings>], matched: u64, docs: usize) -> bool {
+/// a bitmap (about 256 units), or a probe per doc of a small posting set (about 24), unless the
+/// set is every doc. Reading a candidate costs about eight units per key.
+fn by_value_is_cheaper(
+    keys: &[Option<&KeyPostings>],
+    matched: u64,
+    docs: usize,
+    every: bool,
+) -> bool {
     let containers = (docs as u64 >> 16) + 1;
     let mut sets: u64 = 1;
     let mut cost: u64 = 0;
-    for postings in keys.iter().flatten() {
+    for (level, postings) in keys.iter().flatten().enumerate() {
         let (few, many) = postings.sizes();
-        let per_set = (few as u64 * 4).saturating_add((many as u64 + 1) * containers * 256);
+        let per_set = if level == 0 && every {
+            postings.len() as u64 + (many as u64 + 1) * containers * 256
+        } else {
+            (few as u64 * 24).saturating_add((many as u64 + 1) * containers * 256)
+        };
         cost = cost.saturating_add(sets.saturating_mul(per_set));
         sets = sets.saturating_mul(postings.len() as u64 + 1);
     }
-    // Reading a candidate costs about eight units per key.
     cost < matched.saturating_mul(8 * keys.len() as u64)
 }
 
@@ -110,6 +121,7 @@ fn by_value_is_cheaper(keys: &[Option<&KeyPostings>], matched: u64, docs: usize)
 fn count_by_value<'r>(
     keys: &[Option<&'r KeyPostings>],
     set: &RoaringBitmap,
+    every: bool,
     prefix: &mut Vec<Option<&'r str>>,
     counts: &mut GroupCounts<'r>,
 ) {
@@ -119,7 +131,7 @@ fn count_by_value<'r>(
     };
     let Some(postings) = key else {
         prefix.push(None);
-        count_by_value(rest, set, prefix, counts);
+        count_by_value(rest, set, every, prefix, counts);
         prefix.pop();
         return;
     };
@@ -129,14 +141,18 @@ fn count_by_value<'r>(
         prefix.push(Some(postings.value(value)));
         if rest.is_empty() {
             // The last key only needs counts, not the sets themselves.
-            let count = posting.overlap(set);
+            let count = if every {
+                posting.len()
+            } else {
+                posting.overlap(set)
+            };
             if count > 0 {
                 counts.push((prefix.clone(), count as usize));
             }
         } else {
             let within = posting.within(set);
             if !within.is_empty() {
-                count_by_value(rest, &within, prefix, counts);
+                count_by_value(rest, &within, false, prefix, counts);
             }
         }
         prefix.pop();
@@ -145,7 +161,7 @@ fn count_by_value<'r>(
     let without = set - postings.present();
     if !without.is_empty() {
         prefix.push(None);
-        count_by_value(rest, &without, prefix, counts);
+        count_by_value(rest, &without, false, prefix, counts);
         prefix.pop();
     }
 }

@@ -68,8 +68,16 @@ fn condition_docs(index: &Index, condition: &Condition) -> RoaringBitmap {
                             }
                             _ => range.collect(),
                         };
+                        let matches = |value: &str| match parts.as_slice() {
+                            // `a*` and `*a*`: every candidate already matches.
+                            [_, last] if last.is_empty() => true,
+                            [first, _, last] if first.is_empty() && last.is_empty() => true,
+                            // `*a`: the candidates contain the text; it must end them.
+                            [first, last] if first.is_empty() => value.ends_with(last.as_str()),
+                            _ => pattern.matches(value),
+                        };
                         for i in candidates {
-                            if pattern.matches(postings.value(i)) {
+                            if matches(postings.value(i)) {
                                 union.add(postings.posting(i));
                             }
                         }

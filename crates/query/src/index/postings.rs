@@ -37,6 +37,14 @@ pub(crate) enum Posting<'a> {
 }
 
 impl Posting<'_> {
+    /// How many docs.
+    pub(crate) fn len(self) -> u64 {
+        match self {
+            Posting::Few(docs) => docs.len() as u64,
+            Posting::Many(docs) => docs.len(),
+        }
+    }
+
     /// These docs that are also in `set`.
     pub(crate) fn within(self, set: &RoaringBitmap) -> RoaringBitmap {
         match self {
@@ -116,7 +124,7 @@ impl KeyPostings {
         let text = &self.text[start..self.ends[range.end - 1] as usize];
         let mut found: Vec<usize> = Vec::new();
         let mut value = range.start;
-        for (at, _) in text.match_indices(literal) {
+        for at in memchr::memmem::find_iter(text.as_bytes(), literal.as_bytes()) {
             let (at, end) = (start + at, start + at + literal.len());
             while (self.ends[value] as usize) <= at {
                 value += 1;

@@ -140,6 +140,11 @@ fn globs_read_the_dictionary_and_never_match_across_values() {
     assert!(matched("k:*bc*").is_empty());
     assert_eq!(matched("k:*b*"), ["3", "5"]);
     assert_eq!(matched("-k:*-*"), ["1", "4", "5"]);
+
+    // The text between stars must come after the prefix, not inside it.
+    assert_eq!(matched("k:ap*p*"), ["4"]);
+    assert_eq!(matched("k:api*a*"), ["4"]);
+    assert!(matched("k:web*w*").is_empty());
 }
 
 #[test]
