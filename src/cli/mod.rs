@@ -7,6 +7,7 @@ mod keys;
 mod org;
 mod serve;
 
+use crate::config::Config;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use imagedex_store::{Org, Store, StoreOptions};
@@ -24,6 +25,10 @@ pub const DEFAULT_ORG: &str = "default";
     about = "An inventory of container images with a Datadog-compatible API"
 )]
 pub struct Cli {
+    /// Configuration file [default: imagedex.toml in the user's config directory, when present]
+    #[arg(long, global = true, env = "IMAGEDEX_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+
     /// Database URL: sqlite://PATH, a file path, or postgres://USER@HOST/DB (TLS with
     /// ?sslmode=verify-full&sslrootcert=CA.pem) [default: imagedex.db in the user's data directory]
     #[arg(long, global = true, env = "IMAGEDEX_DATABASE_URL", value_name = "URL")]
@@ -68,19 +73,25 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => demo::run(args).await,
         command => {
-            let url = match cli.database {
+            let (config, config_path) = Config::load(cli.config.as_deref())?;
+            if let Some(path) = &config_path {
+                tracing::info!(config.file = %path.display(), "configuration read");
+            }
+            let url = match cli.database.or(config.database.url.clone()) {
                 Some(url) => url,
                 None => data_dir()?.join("imagedex.db").display().to_string(),
             };
             let options = StoreOptions {
-                pool_size: cli.db_pool_size,
-                statement_timeout: cli.db_statement_timeout,
+                pool_size: cli.db_pool_size.or(config.database.pool_size),
+                statement_timeout: cli
+                    .db_statement_timeout
+                    .or(config.database.statement_timeout),
             };
             let store = imagedex_store::open_with(&url, &options)
                 .await
                 .with_context(|| format!("opening database {}", redact_password(&url)))?;
             match command {
-                Command::Serve(args) => serve::run(store, args).await,
+                Command::Serve(args) => serve::run(store, args, &config).await,
                 Command::Import(args) => import::run(store, args).await,
                 Command::Generate(args) => generate::run(store, args).await,
                 Command::Org(cmd) => org::run(store, cmd).await,
