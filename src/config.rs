@@ -17,6 +17,7 @@ use std::time::Duration;
 pub struct Config {
     pub database: DatabaseConfig,
     pub serve: ServeConfig,
+    pub client: ClientConfig,
 }
 
 /// `[database]`: where the store is and how to reach it.
@@ -36,6 +37,14 @@ pub struct DatabaseConfig {
 pub struct ServeConfig {
     pub listen: Option<String>,
     pub public_url: Option<String>,
+}
+
+/// `[client]`: the server `imagedex images` asks.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Base URL, such as `http://127.0.0.1:8080`.
+    pub url: Option<String>,
 }
 
 impl Config {
@@ -95,6 +104,7 @@ mod tests {
         let sample = include_str!("../docs/imagedex.example.toml");
         let config = Config::parse(sample).expect("the sample configuration should parse");
         assert_eq!(config.serve.listen.as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(config.client.url.as_deref(), Some("http://127.0.0.1:8080"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `imagedex` command: serve the API, import reports, manage organisations and keys.
 
 mod cli;
+mod client;
 mod config;
 
 use clap::Parser;

@@ -2,9 +2,11 @@
 
 mod demo;
 mod generate;
+mod images;
 mod import;
 mod keys;
 mod org;
+mod output;
 mod serve;
 
 use crate::config::Config;
@@ -63,6 +65,9 @@ pub enum Command {
     /// Write a deterministic, realistic dataset of N images into an organisation, for
     /// benchmarks and bulk-import measurements.
     Generate(generate::GenerateArgs),
+    /// Ask a running server for images or groups (keys from DD_API_KEY and DD_APP_KEY).
+    #[command(subcommand)]
+    Images(images::ImagesCommand),
     /// Start afresh on a demo database of bundled real reports, print a key pair, and serve
     /// (always demo.db in the data directory; --database does not apply).
     Demo(demo::DemoArgs),
@@ -72,11 +77,13 @@ pub enum Command {
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => demo::run(args).await,
+        // A client of a server: the database is the server's business.
+        Command::Images(command) => {
+            let (config, _) = load_config(cli.config.as_deref())?;
+            images::run(command, &config).await
+        }
         command => {
-            let (config, config_path) = Config::load(cli.config.as_deref())?;
-            if let Some(path) = &config_path {
-                tracing::info!(config.file = %path.display(), "configuration read");
-            }
+            let (config, _) = load_config(cli.config.as_deref())?;
             let url = match cli.database.or(config.database.url.clone()) {
                 Some(url) => url,
                 None => data_dir()?.join("imagedex.db").display().to_string(),
@@ -96,10 +103,18 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Generate(args) => generate::run(store, args).await,
                 Command::Org(cmd) => org::run(store, cmd).await,
                 Command::Keys(cmd) => keys::run(store, cmd).await,
-                Command::Demo(_) => unreachable!("demo is handled above"),
+                Command::Demo(_) | Command::Images(_) => unreachable!("handled above"),
             }
         }
     }
+}
+
+fn load_config(explicit: Option<&std::path::Path>) -> Result<(Config, Option<PathBuf>)> {
+    let (config, path) = Config::load(explicit)?;
+    if let Some(path) = &path {
+        tracing::info!(config.file = %path.display(), "configuration read");
+    }
+    Ok((config, path))
 }
 
 /// The URL with any password replaced by `***`, for messages and logs.

@@ -1,5 +1,6 @@
 //! The integration tests: the real router over a real SQLite file, driven through HTTP.
 
+mod cli;
 mod compat;
 mod errors;
 mod generate;
