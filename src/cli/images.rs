@@ -56,7 +56,8 @@ pub struct QueryArgs {
     /// Every page, one after another, never holding more than one
     #[arg(long)]
     all: bool,
-    /// Output format [default: table]
+    /// Output format [default: table, on a terminal or not: scripts should name json, ndjson
+    /// or csv, whose fields stay put while the table's columns may change]
     #[arg(long, short, value_enum, value_name = "FORMAT")]
     output: Option<Format>,
 }

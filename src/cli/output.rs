@@ -21,7 +21,7 @@ pub enum Format {
     Json,
     /// One item as JSON per line
     Ndjson,
-    /// A header row, then one row per item (multiple values separated by spaces)
+    /// A header row, then one row per item (several values in one field separated by commas)
     Csv,
 }
 
@@ -380,7 +380,8 @@ impl Row for ContainerImage {
 
     fn csv_record(&self) -> Vec<String> {
         let a = &self.attributes;
-        let joined = |values: &[String]| values.join(" ");
+        // Commas, as in the filter language, which keeps them out of tags; the field is quoted.
+        let joined = |values: &[String]| values.join(",");
         let count = |pick: fn(&crate::client::response::VulnerabilityCount) -> i64| {
             a.vulnerability_count
                 .as_ref()

@@ -134,6 +134,15 @@ async fn csv_has_a_header_and_one_row_per_image() {
     let critical = header.iter().position(|h| h == "critical").unwrap();
     let first = &body["data"][0]["attributes"]["vulnerability_count"]["critical"];
     assert_eq!(records[1][critical], first.to_string());
+    let tags = header.iter().position(|h| h == "tags").unwrap();
+    let api_tags: Vec<&str> = body["data"][0]["attributes"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(api_tags.len() > 1);
+    assert_eq!(records[1][tags], api_tags.join(","));
 }
 
 #[tokio::test]
