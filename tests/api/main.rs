@@ -11,4 +11,5 @@ mod nodes;
 mod snapshots;
 mod storage;
 mod support;
+mod upload;
 mod walk;

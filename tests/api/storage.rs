@@ -75,6 +75,16 @@ async fn organisations_and_keys() {
             "swapped"
         );
         assert_eq!(store.authenticate("", "").await.unwrap(), None);
+        assert_eq!(
+            store.authenticate_api_key(&kb.api_key).await.unwrap(),
+            Some(b.id)
+        );
+        assert_eq!(
+            store.authenticate_api_key(&kb.app_key).await.unwrap(),
+            None,
+            "an application key is not an API key"
+        );
+        assert_eq!(store.authenticate_api_key("").await.unwrap(), None);
     })
     .await;
 }

@@ -135,6 +135,32 @@ impl TestApp {
         (status, body)
     }
 
+    /// POST `body` with exactly these headers; the answer parsed as JSON.
+    pub async fn post_with(
+        &self,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::post(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = imagedex_server::router(self.state.clone())
+            .oneshot(request.body(body.into()).unwrap())
+            .await
+            .expect("router should answer");
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "{uri}: body should be JSON, got {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        (status, body)
+    }
+
     /// Serves the real router on a loopback port until the test ends.
     pub async fn spawn(&self) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -170,7 +170,8 @@ pub fn is_digest(s: &str) -> bool {
     }
 }
 
-fn is_tag(s: &str) -> bool {
+/// A Docker tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn is_tag(s: &str) -> bool {
     let bytes = s.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 128

@@ -17,6 +17,8 @@ pub enum ApiError {
     NotFound,
     #[error("Method not allowed")]
     MethodNotAllowed,
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// The database stayed out of reach through the store's retries.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -50,6 +52,7 @@ impl IntoResponse for ApiError {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "Method not allowed".to_string(),
             ),
+            ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
             ApiError::Unavailable(detail) => {
                 tracing::error!(error = %detail, "database out of reach");
                 (

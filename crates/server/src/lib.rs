@@ -6,11 +6,13 @@ pub mod catalog;
 mod error;
 mod images;
 mod links;
+mod upload;
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use imagedex_store::Store;
 use std::sync::Arc;
@@ -47,6 +49,9 @@ pub fn router(state: AppState) -> Router {
             "/api/v2/container_images",
             get(images::list_container_images),
         )
+        .route("/api/imagedex/v1/reports", post(upload::upload_report))
+        .route("/api/imagedex/v1/images", post(upload::push_images))
+        .layer(DefaultBodyLimit::max(upload::MAX_UPLOAD_BYTES))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(log_request))

@@ -126,6 +126,9 @@ pub trait Store: Send + Sync {
     /// The organisation both keys belong to, or `None` when either is unknown or they differ.
     async fn authenticate(&self, api_key: &str, app_key: &str)
         -> Result<Option<OrgId>, StoreError>;
+    /// The organisation an API key belongs to, for the routes a collector calls with
+    /// `DD-API-KEY` alone (as Datadog's intake does).
+    async fn authenticate_api_key(&self, api_key: &str) -> Result<Option<OrgId>, StoreError>;
     /// Stores observations and recomputes the records of every name they touch, atomically.
     async fn apply_observations(
         &self,

@@ -102,6 +102,12 @@ impl<S: Store> Store for Retrying<S> {
             .authenticate(api_key, app_key))
     }
 
+    async fn authenticate_api_key(&self, api_key: &str) -> Result<Option<OrgId>, StoreError> {
+        retried!(self, "authenticate_api_key", || self
+            .inner
+            .authenticate_api_key(api_key))
+    }
+
     async fn apply_observations(
         &self,
         org: OrgId,

@@ -97,26 +97,19 @@ macro_rules! impl_sql_store {
                     api_key: &str,
                     app_key: &str,
                 ) -> Result<Option<OrgId>, StoreError> {
-                    let mut orgs = [None, None];
-                    for (slot, (kind, key)) in orgs.iter_mut().zip([("api", api_key), ("app", app_key)]) {
-                        let presented = hash_key(key);
-                        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-                            "SELECT org_id, hash FROM api_keys WHERE kind = $1 AND lookup = $2",
-                        )
-                        .bind(kind)
-                        .bind(&presented.lookup)
-                        .fetch_all(&self.pool)
-                        .await?;
-                        for (org, stored) in rows {
-                            if hashes_match(&stored, &presented.hash) {
-                                *slot = Some(OrgId(org));
-                            }
-                        }
-                    }
-                    Ok(match orgs {
-                        [Some(a), Some(b)] if a == b => Some(a),
+                    let api = self.key_owner("api", api_key).await?;
+                    let app = self.key_owner("app", app_key).await?;
+                    Ok(match (api, app) {
+                        (Some(a), Some(b)) if a == b => Some(a),
                         _ => None,
                     })
+                }
+
+                async fn authenticate_api_key(
+                    &self,
+                    api_key: &str,
+                ) -> Result<Option<OrgId>, StoreError> {
+                    self.key_owner("api", api_key).await
                 }
 
                 async fn apply_observations(
@@ -196,6 +189,28 @@ macro_rules! impl_sql_store {
 
                 async fn subscribe(&self) -> Result<Option<ChangeSubscription>, StoreError> {
                     self.subscribe_changes().await
+                }
+            }
+
+            impl $store {
+                /// The organisation a key of this kind (`api` or `app`) belongs to. Every stored
+                /// hash under the key's lookup prefix is compared, in constant time each.
+                async fn key_owner(&self, kind: &str, key: &str) -> Result<Option<OrgId>, StoreError> {
+                    let presented = hash_key(key);
+                    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+                        "SELECT org_id, hash FROM api_keys WHERE kind = $1 AND lookup = $2",
+                    )
+                    .bind(kind)
+                    .bind(&presented.lookup)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let mut owner = None;
+                    for (org, stored) in rows {
+                        if hashes_match(&stored, &presented.hash) {
+                            owner = Some(OrgId(org));
+                        }
+                    }
+                    Ok(owner)
                 }
             }
 
