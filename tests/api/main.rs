@@ -2,6 +2,7 @@
 
 mod compat;
 mod errors;
+mod formats;
 mod generate;
 mod groups;
 mod import;
