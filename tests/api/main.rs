@@ -3,6 +3,7 @@
 mod cli;
 mod compat;
 mod errors;
+mod formats;
 mod generate;
 mod groups;
 mod import;

@@ -12,7 +12,10 @@ pub enum ReportError {
     TooLarge(usize),
     #[error("not a JSON document: {0}")]
     NotJson(String),
-    #[error("not a supported report (expected Trivy JSON with SchemaVersion 2)")]
+    #[error(
+        "not a supported report (expected Trivy JSON with SchemaVersion 2, Grype JSON, \
+         or CycloneDX JSON 1.4 to 1.7 of a container image)"
+    )]
     UnknownFormat,
     #[error("invalid {format} report: {reason}")]
     Invalid {
@@ -31,6 +34,10 @@ pub fn parse_report(bytes: &[u8], custom_tags: &[Tag]) -> Result<Vec<Observation
 
     let mut observations = if crate::trivy::looks_like(&document) {
         crate::trivy::parse(document)?
+    } else if crate::grype::looks_like(&document) {
+        crate::grype::parse(document)?
+    } else if crate::cyclonedx::looks_like(&document) {
+        crate::cyclonedx::parse(document)?
     } else {
         return Err(ReportError::UnknownFormat);
     };

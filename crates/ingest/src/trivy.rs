@@ -5,15 +5,15 @@
 //! mentions (a report may name the image in several registries); when it names none, the name
 //! comes from `ArtifactName`, or from the archive's file name when the scan was of a tarball.
 
+use crate::names::{self, NameInfo, Names};
 use crate::report::ReportError;
+use crate::severity;
 use chrono::{DateTime, SubsecRound, Utc};
 use imagedex_model::reference::is_digest;
-use imagedex_model::{Finding, Flavor, ImageName, ImageReference, Observation, Severity};
+use imagedex_model::{Finding, Flavor, ImageReference, Observation};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 const FORMAT: &str = "Trivy";
-const ARCHIVE_SUFFIXES: [&str; 6] = [".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".tar.bz2", ".tar"];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -116,7 +116,7 @@ pub fn parse(document: serde_json::Value) -> Result<Vec<Observation>, ReportErro
                 id: v.vulnerability_id.clone(),
                 package: v.pkg_name.clone(),
                 version: v.installed_version.clone(),
-                severity: severity_of(v.severity.as_deref()),
+                severity: severity::from_label(v.severity.as_deref()),
             })
             .collect::<Vec<_>>()
     });
@@ -138,16 +138,10 @@ pub fn parse(document: serde_json::Value) -> Result<Vec<Observation>, ReportErro
         .collect())
 }
 
-#[derive(Default)]
-struct NameInfo {
-    digest: Option<String>,
-    tags: Vec<String>,
-}
-
 /// Every repository name of the report, with the digest and tags it gives for each.
-fn names_of(report: &Report) -> Result<BTreeMap<ImageName, NameInfo>, ReportError> {
+fn names_of(report: &Report) -> Result<Names, ReportError> {
     let meta = &report.metadata;
-    let mut names: BTreeMap<ImageName, NameInfo> = BTreeMap::new();
+    let mut names = Names::new();
     let listed = meta
         .repo_digests
         .iter()
@@ -156,52 +150,20 @@ fn names_of(report: &Report) -> Result<BTreeMap<ImageName, NameInfo>, ReportErro
     for entry in listed.filter(|e| !e.contains("<none>")) {
         let reference = ImageReference::parse(entry)
             .map_err(|e| invalid(format!("Metadata.RepoTags/RepoDigests: {e}")))?;
-        let info = names.entry(reference.name).or_default();
-        if let Some(digest) = reference.digest {
-            info.digest.get_or_insert(digest);
-        }
-        if let Some(tag) = reference.tag {
-            if !info.tags.contains(&tag) {
-                info.tags.push(tag);
-            }
-        }
+        names::add(&mut names, reference);
     }
     if !names.is_empty() {
         return Ok(names);
     }
 
     let artifact = report.artifact_name.as_str();
-    if let Some(stem) = archive_stem(artifact) {
-        let name = ImageName::local(stem);
-        if name.repository.is_empty() {
-            return Err(invalid(format!(
-                "ArtifactName '{artifact}' gives no image name"
-            )));
-        }
-        names.insert(name, NameInfo::default());
-        return Ok(names);
-    }
-    let reference = ImageReference::parse(artifact).map_err(|e| {
+    let reference = names::of_target(artifact).map_err(|e| {
         invalid(format!(
             "ArtifactName: {e}, and the report has no RepoTags or RepoDigests"
         ))
     })?;
-    names.insert(
-        reference.name,
-        NameInfo {
-            digest: reference.digest,
-            tags: reference.tag.into_iter().collect(),
-        },
-    );
+    names::add(&mut names, reference);
     Ok(names)
-}
-
-/// The file name without its archive extension, when `artifact` is the path of an archive.
-fn archive_stem(artifact: &str) -> Option<&str> {
-    let file = artifact.rsplit(['/', '\\']).next().unwrap_or(artifact);
-    ARCHIVE_SUFFIXES
-        .iter()
-        .find_map(|suffix| file.strip_suffix(suffix))
 }
 
 fn flavor_of(meta: &Metadata) -> Result<Option<Flavor>, ReportError> {
@@ -258,16 +220,6 @@ fn parse_time(value: &str) -> Result<DateTime<Utc>, ReportError> {
         .map_err(|e| invalid(format!("time '{value}' is not RFC 3339: {e}")))
 }
 
-fn severity_of(label: Option<&str>) -> Severity {
-    match label.map(str::to_ascii_uppercase).as_deref() {
-        Some("CRITICAL") => Severity::Critical,
-        Some("HIGH") => Severity::High,
-        Some("MEDIUM") => Severity::Medium,
-        Some("LOW") => Severity::Low,
-        _ => Severity::Unknown,
-    }
-}
-
 fn invalid(reason: String) -> ReportError {
     ReportError::Invalid {
         format: FORMAT,
@@ -278,16 +230,6 @@ fn invalid(reason: String) -> ReportError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn archive_names_lose_their_extension() {
-        assert_eq!(
-            archive_stem("testdata/fixtures/images/alpine-310.tar.gz"),
-            Some("alpine-310")
-        );
-        assert_eq!(archive_stem("img.tar"), Some("img"));
-        assert_eq!(archive_stem("alpine:3.10"), None);
-    }
 
     #[test]
     fn only_non_default_variants_are_shown() {
