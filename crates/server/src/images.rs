@@ -6,15 +6,13 @@ use crate::catalog::Snapshot;
 use crate::links::LinkBuilder;
 use crate::{ApiError, AppState};
 use axum::extract::{OriginalUri, State};
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use imagedex_model::ImageRecord;
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use imagedex_model::{ImageRecord, Tag};
 use imagedex_query::{GroupRow, ListParams, ListQuery};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
-
-const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
 
 /// Lists the caller's container images, or groups of them.
 pub async fn list_container_images(
@@ -144,8 +142,18 @@ fn respond<T: Serialize>(
             },
         },
     };
-    // Serialised from the typed structs, so keys keep Datadog's order.
-    Json(response).into_response()
+    // Serialised from the typed structs, so keys keep Datadog's order. The buffer is sized for
+    // the page up front (an item is 1 to 2 KiB), so a large page is not copied as it grows.
+    let mut body = Vec::with_capacity(1024 + response.data.len() * 2048);
+    match serde_json::to_writer(&mut body, &response) {
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        Err(e) => ApiError::Internal(format!("rendering a page failed: {e}")).into_response(),
+    }
 }
 
 #[derive(Serialize)]
@@ -202,13 +210,13 @@ struct ImageAttributes<'a> {
     repo_digest: Option<&'a str>,
     sizes: Vec<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    published_at: Option<String>,
-    tags: Vec<String>,
+    published_at: Option<Time>,
+    tags: Tags<'a>,
     container_count: i64,
     os_names: Vec<&'a str>,
     os_versions: Vec<&'a str>,
     os_architectures: Vec<&'a str>,
-    images_built_at: Vec<String>,
+    images_built_at: Vec<Time>,
     sources: &'a [String],
     image_flavors: Vec<FlavorItem<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -218,7 +226,7 @@ struct ImageAttributes<'a> {
 #[derive(Serialize)]
 struct FlavorItem<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    built_at: Option<String>,
+    built_at: Option<Time>,
     os_architecture: &'a str,
     os_name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -240,7 +248,6 @@ struct VulnerabilityItem<'a> {
 
 impl<'a> ImageItem<'a> {
     fn from_record(r: &'a ImageRecord) -> Self {
-        let time = |t: chrono::DateTime<chrono::Utc>| t.format(TIME_FORMAT).to_string();
         let flavors = &r.flavors;
         ImageItem {
             kind: "container_image",
@@ -253,8 +260,8 @@ impl<'a> ImageItem<'a> {
                 repository: &r.repository,
                 repo_digest: r.repo_digest.as_deref(),
                 sizes: flavors.iter().filter_map(|f| f.size).collect(),
-                published_at: r.published_at.map(time),
-                tags: r.tags.iter().map(ToString::to_string).collect(),
+                published_at: r.published_at.map(Time),
+                tags: Tags(&r.tags),
                 container_count: r.container_count,
                 os_names: flavors.iter().map(|f| f.os_name.as_str()).collect(),
                 os_versions: flavors
@@ -265,13 +272,13 @@ impl<'a> ImageItem<'a> {
                 images_built_at: flavors
                     .iter()
                     .filter_map(|f| f.built_at)
-                    .map(time)
+                    .map(Time)
                     .collect(),
                 sources: &r.sources,
                 image_flavors: flavors
                     .iter()
                     .map(|f| FlavorItem {
-                        built_at: f.built_at.map(time),
+                        built_at: f.built_at.map(Time),
                         os_architecture: &f.os_architecture,
                         os_name: &f.os_name,
                         os_version: f.os_version.as_deref(),
@@ -289,6 +296,52 @@ impl<'a> ImageItem<'a> {
                 }),
             },
         }
+    }
+}
+
+/// A time as Datadog writes it, `2026-11-30T10:00:00Z`, written without a format string or an
+/// allocation: a large page holds tens of thousands of them.
+#[derive(Clone, Copy)]
+struct Time(DateTime<Utc>);
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let t = self.0;
+        let year = match u32::try_from(t.year()) {
+            Ok(year) if year <= 9999 => year,
+            _ => return serializer.collect_str(&t.format("%Y-%m-%dT%H:%M:%SZ")),
+        };
+        let mut text = *b"0000-00-00T00:00:00Z";
+        let fields = [
+            (0..4, year),
+            (5..7, t.month()),
+            (8..10, t.day()),
+            (11..13, t.hour()),
+            (14..16, t.minute()),
+            (17..19, t.second()),
+        ];
+        for (range, mut n) in fields {
+            for digit in text[range].iter_mut().rev() {
+                *digit = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        }
+        serializer.serialize_str(std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?)
+    }
+}
+
+/// Tags as `key:value` strings, written straight into the output.
+struct Tags<'a>(&'a [Tag]);
+
+impl Serialize for Tags<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct One<'a>(&'a Tag);
+        impl Serialize for One<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self.0)
+            }
+        }
+        serializer.collect_seq(self.0.iter().map(One))
     }
 }
 
@@ -361,5 +414,39 @@ impl GroupItem {
             },
             id: name,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn times_are_written_as_datadog_writes_them() {
+        let times = [
+            (1970, 1, 1, 0, 0, 0),
+            (2024, 2, 29, 23, 59, 59),
+            (2026, 11, 30, 10, 5, 9),
+            (9999, 12, 31, 23, 59, 59),
+            (12, 3, 4, 5, 6, 7),
+            (10000, 1, 1, 0, 0, 0),
+        ];
+        for (y, mo, d, h, mi, s) in times {
+            let t = Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap();
+            let written = serde_json::to_string(&Time(t)).unwrap();
+            let expected = format!("\"{}\"", t.format("%Y-%m-%dT%H:%M:%SZ"));
+            assert_eq!(written, expected);
+        }
+    }
+
+    #[test]
+    fn tags_are_written_as_key_colon_value() {
+        let tags = [
+            Tag::new("env", "prod"),
+            Tag::from("note:a:\"b\"".to_string()),
+        ];
+        let written = serde_json::to_string(&Tags(&tags)).unwrap();
+        assert_eq!(written, r#"["env:prod","note:a:\"b\""]"#);
     }
 }
