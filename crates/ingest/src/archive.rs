@@ -281,3 +281,53 @@ fn names_of(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_paths_stay_inside_the_archive() {
+        assert_eq!(
+            normalise(b"./blobs/sha256/ab").unwrap(),
+            Path::new("blobs/sha256/ab")
+        );
+        for bad in [&b"../x"[..], b"/etc/passwd", b"a/../../x"] {
+            let err = normalise(bad).unwrap_err();
+            assert!(err.contains("leaves the archive"), "{err}");
+        }
+        assert!(normalise(&[b'a'; MAX_PATH_BYTES + 1])
+            .unwrap_err()
+            .contains("over the limit"));
+    }
+
+    #[test]
+    fn links_are_followed_within_the_archive_only_so_far() {
+        let mut entries = HashMap::new();
+        entries.insert(
+            PathBuf::from("a/layer.tar"),
+            Entry::File {
+                position: 512,
+                size: 3,
+            },
+        );
+        entries.insert(
+            PathBuf::from("b/layer.tar"),
+            Entry::Link(PathBuf::from("a/layer.tar")),
+        );
+        entries.insert(PathBuf::from("loop"), Entry::Link(PathBuf::from("loop")));
+        assert_eq!(resolve(&entries, "b/layer.tar"), Ok((512, 3)));
+        assert!(resolve(&entries, "loop")
+            .unwrap_err()
+            .contains("too many links"));
+        assert!(resolve(&entries, "c").unwrap_err().contains("missing"));
+    }
+
+    #[test]
+    fn only_tar_headers_look_like_tar() {
+        let mut header = [0u8; 512];
+        header[257..263].copy_from_slice(b"ustar\0");
+        assert!(looks_like_tar(&header));
+        assert!(!looks_like_tar(b"{\"SchemaVersion\": 2}"));
+    }
+}
