@@ -155,10 +155,11 @@ fn text(out: &Output) -> (String, String) {
 #[tokio::test]
 async fn a_layout_becomes_one_record_per_tagged_index_with_a_flavor_per_platform() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, index_digest, [amd_id, arm_id]) = two_platform_layout(dir.path().join("api-layout"));
+    let layouts = dir.path().join("layouts");
+    let (_, index_digest, [amd_id, arm_id]) = two_platform_layout(layouts.join("api-layout"));
     let (_, other_digest, _) = two_platform_layout(dir.path().join("unused"));
     assert_eq!(index_digest, other_digest, "the builder is deterministic");
-    let plain = LayoutBuilder::new(dir.path().join("WebApp"));
+    let plain = LayoutBuilder::new(layouts.join("nested").join("WebApp"));
     let manifest = plain.manifest(
         &config("arm", Some("v7"), "2026-01-02T03:04:05Z"),
         &[&[9u8; 77]],
@@ -168,9 +169,8 @@ async fn a_layout_becomes_one_record_per_tagged_index_with_a_flavor_per_platform
         json!({"annotations": {"org.opencontainers.image.ref.name": "2.0"}}),
     )]);
 
-    let layout = dir.path().join("api-layout");
-    let webapp = dir.path().join("WebApp");
-    let out = import(dir.path(), &[&layout, &webapp]);
+    // A folder of layouts is walked; each layout found is imported whole, not walked.
+    let out = import(dir.path(), &[&layouts]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(
@@ -227,7 +227,7 @@ async fn a_layout_becomes_one_record_per_tagged_index_with_a_flavor_per_platform
     assert_eq!(web["os_architectures"], json!(["arm/v7"]));
     assert_eq!(web["sizes"], json!([77]));
 
-    let out = import(&db_dir, &[&layout, &webapp]);
+    let out = import(&db_dir, &[&layouts]);
     let (stdout, _) = text(&out);
     assert!(
         stdout.contains("images created 0, updated 0, removed 0"),
