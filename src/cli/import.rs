@@ -1,10 +1,12 @@
-//! `imagedex import`: report files and folders, one transaction per file. A bad file is
-//! reported with its path and reason, the others still import, and the exit code says so.
+//! `imagedex import`: report files and folders, OCI image layouts and `docker save` archives,
+//! one transaction per file, layout or archive. A bad one is reported with its path and reason,
+//! the others still import, and the exit code says so.
 
 use anyhow::Result;
 use clap::Args;
+use imagedex_ingest::oci::OciError;
 use imagedex_ingest::report::MAX_REPORT_BYTES;
-use imagedex_ingest::{import_document, FileOutcome};
+use imagedex_ingest::{archive, import_document, import_observations, layout, FileOutcome};
 use imagedex_model::Tag;
 use imagedex_store::{OrgId, Store};
 use std::path::{Path, PathBuf};
@@ -20,7 +22,8 @@ pub struct ImportArgs {
     /// A tag to put on every imported image (key:value); repeatable.
     #[arg(long = "tag", value_name = "KEY:VALUE", value_parser = parse_tag)]
     pub tags: Vec<Tag>,
-    /// Report files, or folders to search for *.json reports.
+    /// Report files, `docker save` archives, OCI image layout folders, or folders to search
+    /// for *.json reports and layouts.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
 }
@@ -54,12 +57,12 @@ pub async fn run(store: Arc<dyn Store>, args: ImportArgs) -> Result<ExitCode> {
     })
 }
 
-/// Every file named, and every `*.json` below every folder named, in path order. A path that
-/// cannot be read is kept so that the import reports it.
+/// Every file named, and every `*.json` and OCI layout folder below every folder named, in path
+/// order. A path that cannot be read is kept so that the import reports it.
 pub fn collect_files(paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for path in paths {
-        if path.is_dir() {
+        if path.is_dir() && !layout::is_layout(path) {
             walk(path, &mut files);
         } else {
             files.push(path.clone());
@@ -81,7 +84,9 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
         .collect();
     entries.sort();
     for (path, is_dir) in entries {
-        if is_dir {
+        if is_dir && layout::is_layout(&path) {
+            files.push(path);
+        } else if is_dir {
             walk(&path, files);
         } else if path
             .extension()
@@ -134,6 +139,16 @@ async fn import_file(
     tags: &[Tag],
 ) -> Result<FileOutcome, String> {
     let metadata = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if metadata.is_dir() && layout::is_layout(path) {
+        let dir = path.to_path_buf();
+        let observations = tokio::task::spawn_blocking(move || layout::read_layout(&dir))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| oci_message(path, e))?;
+        return import_observations(store, org, observations, tags)
+            .await
+            .map_err(|e| e.to_string());
+    }
     if !metadata.is_file() {
         return Err("not a regular file".to_string());
     }
@@ -142,8 +157,29 @@ async fn import_file(
         .await
         .map_err(|e| e.to_string())?;
     let mut bytes = Vec::new();
-    file.take(MAX_REPORT_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
+    let mut file = file.take(MAX_REPORT_BYTES as u64 + 1);
+    let mut head = [0u8; 512];
+    let mut head_len = 0;
+    while head_len < head.len() {
+        match file.read(&mut head[head_len..]).await {
+            Ok(0) => break,
+            Ok(n) => head_len += n,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    if archive::looks_like_tar(&head[..head_len]) {
+        let archive_path = path.to_path_buf();
+        let observations =
+            tokio::task::spawn_blocking(move || archive::read_archive(&archive_path))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| oci_message(path, e))?;
+        return import_observations(store, org, observations, tags)
+            .await
+            .map_err(|e| e.to_string());
+    }
+    bytes.extend_from_slice(&head[..head_len]);
+    file.read_to_end(&mut bytes)
         .await
         .map_err(|e| e.to_string())?;
     if bytes.len() > MAX_REPORT_BYTES {
@@ -154,4 +190,13 @@ async fn import_file(
     import_document(store, org, &bytes, tags)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// The reason alone when it is about the path the import line already names.
+fn oci_message(path: &Path, error: OciError) -> String {
+    if error.place == path.display().to_string() {
+        error.reason
+    } else {
+        error.to_string()
+    }
 }

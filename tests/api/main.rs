@@ -9,6 +9,7 @@ mod groups;
 mod import;
 mod listing;
 mod nodes;
+mod oci;
 mod snapshots;
 mod storage;
 mod support;

@@ -41,10 +41,15 @@ pub fn parse_report(bytes: &[u8], custom_tags: &[Tag]) -> Result<Vec<Observation
     } else {
         return Err(ReportError::UnknownFormat);
     };
-    for obs in &mut observations {
+    add_custom_tags(&mut observations, custom_tags);
+    Ok(observations)
+}
+
+/// Puts the tags given at import on every observation.
+pub fn add_custom_tags(observations: &mut [Observation], custom_tags: &[Tag]) {
+    for obs in observations {
         obs.custom_tags.extend(custom_tags.iter().cloned());
         obs.custom_tags.sort();
         obs.custom_tags.dedup();
     }
-    Ok(observations)
 }
