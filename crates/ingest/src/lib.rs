@@ -1,6 +1,7 @@
-//! Ingest of imagedex: parsers that turn scanner reports into observations, and the import of
-//! files into a store (one transaction per file).
+//! Ingest of imagedex: parsers that turn scanner reports and agent payloads into observations,
+//! and the import of files into a store (one transaction per file).
 
+pub mod agent;
 pub mod cyclonedx;
 pub mod grype;
 pub mod import;
