@@ -375,11 +375,20 @@ async fn the_connectivity_probe_is_accepted_and_stores_nothing() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
+/// A case, the `Content-Encoding`, the body, the status and a part of the message.
+type Refusal = (
+    &'static str,
+    Option<&'static str>,
+    Vec<u8>,
+    StatusCode,
+    &'static str,
+);
+
 #[tokio::test]
 async fn bodies_that_can_never_succeed_are_refused_and_store_nothing() {
     let app = TestApp::new().await;
     let encoded = payload().encode_to_vec();
-    let cases: Vec<(&str, Option<&str>, Vec<u8>, StatusCode, &str)> = vec![
+    let cases: Vec<Refusal> = vec![
         (
             "truncated",
             None,
