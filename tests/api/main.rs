@@ -7,6 +7,7 @@ mod formats;
 mod generate;
 mod groups;
 mod import;
+mod intake;
 mod listing;
 mod nodes;
 mod oci;

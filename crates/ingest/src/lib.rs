@@ -1,6 +1,8 @@
-//! Ingest of imagedex: parsers that turn scanner reports, OCI image layouts and `docker save`
-//! archives into observations, and the import of each into a store (one transaction each).
+//! Ingest of imagedex: parsers that turn scanner reports, agent payloads, OCI image layouts and
+//! `docker save` archives into observations, and the import of each into a store (one
+//! transaction each).
 
+pub mod agent;
 pub mod archive;
 pub mod cyclonedx;
 pub mod grype;

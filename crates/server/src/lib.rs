@@ -1,10 +1,12 @@
 //! The HTTP server of imagedex: the Datadog-compatible `GET /api/v2/container_images`, its
-//! authentication, its error envelope, and the in-memory catalog that answers it.
+//! authentication, its error envelope, the in-memory catalog that answers it, and the routes
+//! collectors post to (uploads and the Datadog Agent's intake).
 
 mod auth;
 pub mod catalog;
 mod error;
 mod images;
+mod intake;
 mod links;
 mod upload;
 
@@ -49,6 +51,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v2/container_images",
             get(images::list_container_images),
         )
+        .route("/api/v2/contimage", post(intake::post_contimage))
         .route("/api/imagedex/v1/reports", post(upload::upload_report))
         .route("/api/imagedex/v1/images", post(upload::push_images))
         .layer(DefaultBodyLimit::max(upload::MAX_UPLOAD_BYTES))

@@ -81,7 +81,7 @@ fn custom_tags(query: &str) -> Result<Vec<Tag>, ApiError> {
     Ok(tags)
 }
 
-fn rejected(rejection: BytesRejection) -> ApiError {
+pub(crate) fn rejected(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge(format!(
             "the body is over the limit of {MAX_UPLOAD_BYTES} bytes"
