@@ -2,7 +2,7 @@
 //! and the real router, reached in process (`get`) or over a port-0 listener (`spawn`).
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use imagedex_ingest::{import_document, FileOutcome};
 use imagedex_model::Tag;
@@ -116,23 +116,7 @@ impl TestApp {
 
     /// GET with exactly these headers.
     pub async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, Value) {
-        let mut request = Request::get(uri);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = imagedex_server::router(self.state.clone())
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .expect("router should answer");
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            panic!(
-                "{uri}: body should be JSON, got {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
-        (status, body)
+        self.send(Method::GET, uri, headers, Body::empty()).await
     }
 
     /// POST `body` with exactly these headers; the answer parsed as JSON.
@@ -142,12 +126,22 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: impl Into<Body>,
     ) -> (StatusCode, Value) {
-        let mut request = Request::post(uri);
+        self.send(Method::POST, uri, headers, body.into()).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Body,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let response = imagedex_server::router(self.state.clone())
-            .oneshot(request.body(body.into()).unwrap())
+            .oneshot(request.body(body).unwrap())
             .await
             .expect("router should answer");
         let status = response.status();
