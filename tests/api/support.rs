@@ -116,7 +116,7 @@ impl TestApp {
 
     /// GET with exactly these headers.
     pub async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, Value) {
-        self.send(Method::GET, uri, headers, Body::empty()).await
+        self.request(Method::GET, uri, headers, Body::empty()).await
     }
 
     /// POST `body` with exactly these headers; the answer parsed as JSON.
@@ -126,10 +126,10 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: impl Into<Body>,
     ) -> (StatusCode, Value) {
-        self.send(Method::POST, uri, headers, body.into()).await
+        self.request(Method::POST, uri, headers, body.into()).await
     }
 
-    async fn send(
+    async fn request(
         &self,
         method: Method,
         uri: &str,
