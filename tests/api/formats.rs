@@ -429,18 +429,5 @@ async fn broken_grype_and_cyclonedx_reports_are_refused_whole() {
             "Grype JSON",
         ),
     ];
-    for (case, bytes, needle) in cases {
-        let err = app.import_bytes(&bytes, &[]).await.expect_err(case);
-        assert!(
-            err.contains(needle),
-            "{case}: '{err}' should mention '{needle}'"
-        );
-    }
-    assert_eq!(
-        app.store.change_seq(app.org.id).await.unwrap(),
-        0,
-        "nothing was written"
-    );
-    let (_, body) = app.get(PATH).await;
-    assert_eq!(total(&body), 0);
+    app.assert_refused(cases).await;
 }

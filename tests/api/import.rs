@@ -302,20 +302,7 @@ async fn broken_and_foreign_files_are_refused_whole() {
             "SchemaVersion 1",
         ),
     ];
-    for (case, bytes, needle) in cases {
-        let err = app.import_bytes(&bytes, &[]).await.expect_err(case);
-        assert!(
-            err.contains(needle),
-            "{case}: '{err}' should mention '{needle}'"
-        );
-    }
-    assert_eq!(
-        app.store.change_seq(app.org.id).await.unwrap(),
-        0,
-        "nothing was written"
-    );
-    let (_, body) = app.get(PATH).await;
-    assert_eq!(total(&body), 0);
+    app.assert_refused(cases).await;
 }
 
 #[test]

@@ -95,6 +95,25 @@ impl TestApp {
             .await
     }
 
+    /// Imports each `(case, bytes, needle)`, which must be refused with a message mentioning
+    /// `needle`; afterwards nothing has been written.
+    pub async fn assert_refused(&self, cases: Vec<(&str, Vec<u8>, &str)>) {
+        for (case, bytes, needle) in cases {
+            let err = self.import_bytes(&bytes, &[]).await.expect_err(case);
+            assert!(
+                err.contains(needle),
+                "{case}: '{err}' should mention '{needle}'"
+            );
+        }
+        assert_eq!(
+            self.store.change_seq(self.org.id).await.unwrap(),
+            0,
+            "nothing was written"
+        );
+        let (_, body) = self.get("/api/v2/container_images").await;
+        assert_eq!(total(&body), 0);
+    }
+
     /// A second organisation with its own key pair.
     pub async fn other_org(&self, name: &str) -> (Org, KeyPair) {
         let org = self.store.create_org(name).await.unwrap();
