@@ -19,7 +19,7 @@
 use crate::names::{self, NameInfo, Names};
 use crate::report::ReportError;
 use crate::severity;
-use crate::trivy::platform_architecture;
+use imagedex_model::platform_architecture;
 use imagedex_model::reference::is_digest;
 use imagedex_model::{Finding, Flavor, ImageReference, Observation};
 use serde::Deserialize;

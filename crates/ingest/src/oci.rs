@@ -3,8 +3,8 @@
 //! compressed size, build time). Shared by the OCI layout and `docker save` imports, and meant
 //! for the registry crawl.
 
-use crate::trivy::platform_architecture;
 use chrono::{DateTime, SubsecRound, Utc};
+use imagedex_model::platform_architecture;
 use imagedex_model::reference::is_digest;
 use imagedex_model::Flavor;
 use serde::Deserialize;

@@ -177,7 +177,7 @@ fn observation(source: &str, image: PushedImage) -> Result<Observation, String> 
     ) {
         (Some(os), Some(arch)) if !os.is_empty() && !arch.is_empty() => Some(Flavor {
             os_name: os.to_lowercase(),
-            os_architecture: crate::trivy::platform_architecture(arch, image.variant.as_deref()),
+            os_architecture: imagedex_model::platform_architecture(arch, image.variant.as_deref()),
             os_version: image
                 .os_version
                 .map(|v| v.trim().to_string())

@@ -10,7 +10,7 @@ use crate::report::ReportError;
 use crate::severity;
 use chrono::{DateTime, SubsecRound, Utc};
 use imagedex_model::reference::is_digest;
-use imagedex_model::{Finding, Flavor, ImageReference, Observation};
+use imagedex_model::{platform_architecture, Finding, Flavor, ImageReference, Observation};
 use serde::Deserialize;
 
 const FORMAT: &str = "Trivy";
@@ -197,23 +197,6 @@ fn flavor_of(meta: &Metadata) -> Result<Option<Flavor>, ReportError> {
     }))
 }
 
-/// The OCI architecture, with `/variant` unless the variant is the default one (`arm64/v8`).
-pub fn platform_architecture(arch: &str, variant: Option<&str>) -> String {
-    let arch = arch.to_lowercase();
-    match variant.map(str::to_lowercase) {
-        Some(v)
-            if !v.is_empty()
-                && !matches!(
-                    (arch.as_str(), v.as_str()),
-                    ("arm64", "v8") | ("amd64", "v1")
-                ) =>
-        {
-            format!("{arch}/{v}")
-        }
-        _ => arch,
-    }
-}
-
 fn parse_time(value: &str) -> Result<DateTime<Utc>, ReportError> {
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc).trunc_subsecs(0))
@@ -230,13 +213,6 @@ fn invalid(reason: String) -> ReportError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_non_default_variants_are_shown() {
-        assert_eq!(platform_architecture("arm64", Some("v8")), "arm64");
-        assert_eq!(platform_architecture("arm", Some("v7")), "arm/v7");
-        assert_eq!(platform_architecture("amd64", None), "amd64");
-    }
 
     #[test]
     fn foreign_artifact_types_are_rejected() {

@@ -7,6 +7,6 @@ pub mod reference;
 pub mod tag;
 
 pub use observation::{merge_observations, Finding, Observation, Severity};
-pub use record::{Flavor, ImageRecord, VulnerabilityCounts};
+pub use record::{platform_architecture, Flavor, ImageRecord, VulnerabilityCounts};
 pub use reference::{ImageName, ImageReference, ReferenceError};
 pub use tag::{Tag, TagError};

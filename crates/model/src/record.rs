@@ -43,6 +43,23 @@ pub struct Flavor {
     pub built_at: Option<DateTime<Utc>>,
 }
 
+/// The OCI architecture, with `/variant` unless the variant is the default one (`arm64/v8`).
+pub fn platform_architecture(arch: &str, variant: Option<&str>) -> String {
+    let arch = arch.to_lowercase();
+    match variant.map(str::to_lowercase) {
+        Some(v)
+            if !v.is_empty()
+                && !matches!(
+                    (arch.as_str(), v.as_str()),
+                    ("arm64", "v8") | ("amd64", "v1")
+                ) =>
+        {
+            format!("{arch}/{v}")
+        }
+        _ => arch,
+    }
+}
+
 /// Vulnerability counts of an image, by severity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VulnerabilityCounts {
@@ -120,5 +137,17 @@ impl VulnerabilityCounts {
     /// The number of vulnerabilities of every severity.
     pub fn total(&self) -> i64 {
         self.critical + self.high + self.medium + self.low + self.none + self.unknown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_non_default_variants_are_shown() {
+        assert_eq!(platform_architecture("arm64", Some("v8")), "arm64");
+        assert_eq!(platform_architecture("arm", Some("v7")), "arm/v7");
+        assert_eq!(platform_architecture("amd64", None), "amd64");
     }
 }

@@ -19,8 +19,8 @@
 
 pub mod proto;
 
-use crate::trivy::platform_architecture;
 use chrono::{DateTime, Utc};
+use imagedex_model::platform_architecture;
 use imagedex_model::reference::{is_digest, is_tag};
 use imagedex_model::{Flavor, ImageReference, Observation, Tag};
 use prost::Message;
