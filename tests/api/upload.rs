@@ -116,6 +116,20 @@ async fn a_broken_upload_is_refused_with_its_reason_and_writes_nothing() {
             "unknown query parameter 'team'",
         ),
         (
+            format!("{REPORTS}?tag=registry:evil.io"),
+            report.clone(),
+            StatusCode::BAD_REQUEST,
+            "derives from the image itself",
+        ),
+        (
+            IMAGES.into(),
+            json!({"images": [{"name": "redis", "image_id": DIGEST_B, "tags": ["source:x"]}]})
+                .to_string()
+                .into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "images[0].tags",
+        ),
+        (
             IMAGES.into(),
             json!({"images": [
                 {"name": "ghcr.io/acme/api", "repo_digest": DIGEST_A},

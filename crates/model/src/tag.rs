@@ -14,9 +14,26 @@ pub enum TagError {
     BadKey(String),
     #[error("tag '{0}' has a key that filters read as a number of the image ({keys}); choose another key", keys = NUMERIC_KEYS.join(", "))]
     NumericKey(String),
+    #[error("tag '{0}' has a key that imagedex derives from the image itself ({keys}); choose another key", keys = DERIVED_KEYS.join(", "))]
+    DerivedKey(String),
     #[error("tag '{0}' has a value starting with '(', which filters read as a list of alternatives; start it with another character")]
     ListValue(String),
 }
+
+/// Keys of the tags a record derives from its own fields (`ImageRecord::derive_tags`): a tag
+/// given by a user or a collector cannot use them, or it could pass one image off as coming
+/// from another registry or source.
+pub const DERIVED_KEYS: &[&str] = &[
+    "image_name",
+    "short_image",
+    "repository",
+    "registry",
+    "image_tag",
+    "image_id",
+    "os_name",
+    "os_architecture",
+    "source",
+];
 
 /// Keys that the filter language reads as numbers of a record (its container count, size and
 /// vulnerability counts), never as tags: a tag given at import cannot use them.
@@ -78,6 +95,9 @@ impl Tag {
                 }
                 if NUMERIC_KEYS.contains(&key.to_lowercase().as_str()) {
                     return Err(TagError::NumericKey(input.to_string()));
+                }
+                if DERIVED_KEYS.contains(&key.to_lowercase().as_str()) {
+                    return Err(TagError::DerivedKey(input.to_string()));
                 }
                 if value.trim().starts_with('(') {
                     return Err(TagError::ListValue(input.to_string()));
@@ -141,6 +161,18 @@ mod tests {
         );
         let stored: Tag = serde_json::from_str("\"os_name:\"").unwrap();
         assert_eq!(stored.key(), "os_name");
+    }
+
+    #[test]
+    fn derived_keys_cannot_be_given() {
+        for key in DERIVED_KEYS {
+            let input = format!("{}:x", key.to_uppercase());
+            assert!(
+                matches!(Tag::parse(&input), Err(TagError::DerivedKey(_))),
+                "{input}"
+            );
+        }
+        assert!(Tag::parse("registry_team:x").is_ok());
     }
 
     #[test]

@@ -30,19 +30,6 @@ use std::io::Read;
 
 /// The source of every observation from the agent.
 pub const SOURCE: &str = "agent";
-/// Tag keys a record derives from its own fields; the agent's spelling of them is dropped.
-const DERIVED_TAG_KEYS: [&str; 9] = [
-    "image_name",
-    "short_image",
-    "repository",
-    "registry",
-    "image_tag",
-    "image_id",
-    "os_name",
-    "os_architecture",
-    "source",
-];
-
 /// Why an intake body was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AgentError {
@@ -178,7 +165,7 @@ pub struct AgentPayload {
     pub images: usize,
     /// Of those, the ones without a usable name or identity.
     pub images_skipped: usize,
-    /// `dd_tags` entries dropped as malformed.
+    /// `dd_tags` entries dropped: malformed, or with a key the record derives itself.
     pub tags_dropped: usize,
 }
 
@@ -274,8 +261,8 @@ fn image_observations(image: &ContainerImage, out: &mut AgentPayload) -> bool {
     let mut custom_tags = Vec::new();
     for raw in &image.dd_tags {
         match Tag::parse(raw) {
-            Ok(tag) if DERIVED_TAG_KEYS.contains(&tag.key()) => {}
             Ok(tag) => custom_tags.push(tag),
+            // Malformed tags, and the agent's spelling of tags the record derives itself.
             Err(_) => out.tags_dropped += 1,
         }
     }
@@ -376,7 +363,7 @@ mod tests {
     fn an_image_becomes_one_observation_per_repo_digest_of_its_repository() {
         let mapped = map(vec![image()]);
         assert_eq!((mapped.images, mapped.images_skipped), (1, 0));
-        assert_eq!(mapped.tags_dropped, 2);
+        assert_eq!(mapped.tags_dropped, 3);
         let [obs] = mapped.observations.as_slice() else {
             panic!("one observation expected: {:?}", mapped.observations)
         };
