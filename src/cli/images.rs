@@ -42,7 +42,7 @@ pub struct QueryArgs {
     #[arg(long, env = "IMAGEDEX_URL", value_name = "URL")]
     url: Option<String>,
     /// Tags the images must match, in the filter[tags] language: registry:ghcr.io,-env:prod
-    #[arg(long, value_name = "TERMS")]
+    #[arg(long, value_name = "TERMS", allow_hyphen_values = true)]
     filter: Option<String>,
     /// Sort key, '-' first for descending: name, -vulnerability_count.critical, -count (groups)
     #[arg(long, value_name = "KEY", allow_hyphen_values = true)]

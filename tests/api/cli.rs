@@ -108,6 +108,19 @@ async fn json_and_ndjson_give_the_apis_items() {
 }
 
 #[tokio::test]
+async fn a_filter_may_start_with_a_negation() {
+    let app = TestApp::with_fixtures().await;
+    let address = app.spawn().await;
+    let (_, body) = app
+        .get("/api/v2/container_images?filter[tags]=-registry:ghcr.io")
+        .await;
+    let args = ["list", "--filter", "-registry:ghcr.io", "--output", "json"];
+    let json = images_ok(&app, address, &args).await;
+    let items: Vec<Value> = serde_json::from_str(&json).expect("one JSON array");
+    assert_eq!(item_ids(&items), ids(&body));
+}
+
+#[tokio::test]
 async fn csv_has_a_header_and_one_row_per_image() {
     let app = TestApp::with_fixtures().await;
     let address = app.spawn().await;

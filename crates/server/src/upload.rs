@@ -74,8 +74,7 @@ fn custom_tags(query: &str) -> Result<Vec<Tag>, ApiError> {
                 "unknown query parameter '{name}' (only tag=key:value is accepted)"
             )));
         }
-        let tag =
-            Tag::parse(&value).map_err(|e| ApiError::BadRequest(format!("tag '{value}': {e}")))?;
+        let tag = Tag::parse(&value).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         tags.push(tag);
     }
     Ok(tags)
